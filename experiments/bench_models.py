@@ -103,7 +103,7 @@ def child(args) -> None:
     print("CHILD " + json.dumps({
         "impl": args.impl, "model": args.model, "epoch_s_median": statistics.median(times),
         "epoch_s_all": times, "peak_rss_mb": _maxrss_mb(), "rss_before_mb": rss0,
-        "train_peak_growth_mb": max(0.0, _maxrss_mb() - rss0), "loss": float(loss)}), flush=True)
+        "train_peak_growth_mb": max(0.0, _maxrss_mb() - rss0), "loss": loss.item()}), flush=True)
 
 
 def main(argv=None) -> int:

@@ -10,11 +10,12 @@ import importlib
 
 __version__ = "0.1.0"
 
+from gnnkit.block import Block  # noqa: E402
 from gnnkit.graph import Graph, GraphError  # noqa: E402
 
 _SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli"}
 
-__all__ = ["Graph", "GraphError", "__version__", *sorted(_SUBMODULES)]
+__all__ = ["Block", "Graph", "GraphError", "__version__", *sorted(_SUBMODULES)]
 
 
 def __getattr__(name):

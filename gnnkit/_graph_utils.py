@@ -25,6 +25,8 @@ __all__ = [
     "counts_to_indptr",
     "group_starts",
     "csr_transpose",
+    "row_index",
+    "self_loop_arcs",
 ]
 
 # Node ids are stored as int32 while every id fits, i.e. while num_nodes <= 2**31.
@@ -181,6 +183,13 @@ def group_starts(src: Tensor, dst: Tensor) -> Tensor:
     return new
 
 
+def row_index(indptr: Tensor, num_edges: int | None = None) -> Tensor:
+    """int64 ``[E]``: the row (destination) of every CSR position, i.e. ``indptr`` expanded.
+    ``num_edges`` (``indptr[-1]``), when known, saves a device synchronisation."""
+    return torch.repeat_interleave(torch.arange(indptr.numel() - 1, device=indptr.device),
+                                   indptr.diff(), output_size=num_edges)
+
+
 def csr_transpose(indptr: Tensor, indices: Tensor, num_src: int):
     """Transpose of a destination-major CSR: ``(t_indptr, t_indices, t_perm)`` grouped by source.
 
@@ -189,6 +198,48 @@ def csr_transpose(indptr: Tensor, indices: Tensor, num_src: int):
     """
     src = indices.to(torch.int64)
     perm = torch.sort(src, stable=True).indices
-    dst = torch.repeat_interleave(torch.arange(indptr.numel() - 1, device=indptr.device),
-                                  indptr.diff(), output_size=indices.numel())
+    dst = row_index(indptr, indices.numel())
     return counts_to_indptr(src, num_src), dst[perm].to(indices.dtype), perm
+
+
+def self_loop_arcs(src: Tensor, dst: Tensor, num_nodes: int, edge_weight, fill_value,
+                   remaining: bool, where: str, what: str = "N"):
+    """The loops ``add_self_loops`` adds to the arcs ``src -> dst`` and the weights after it.
+
+    Shared by :meth:`gnnkit.Graph.add_self_loops` and :meth:`gnnkit.block.Block.add_self_loops`
+    (loop ``i -> i`` for ``i < num_nodes``).  With ``remaining`` only nodes without a loop get
+    one.  ``fill_value`` is a finite number or a tensor ``[num_nodes]`` (``what`` names that
+    length in messages, ``where`` the caller); an unweighted input stays unweighted when the
+    fill is 1.
+
+    Returns:
+        ``(loops, weight)``: int64 ``[L]`` loop nodes, and ``None`` or ``[E + L]`` = the arc
+        weights (ones when ``edge_weight`` is None) followed by the fill of every loop.
+    """
+    dev = src.device
+    if remaining:
+        has = torch.zeros(num_nodes, dtype=torch.bool, device=dev)
+        has[src[src == dst]] = True
+        loops = (~has).nonzero().view(-1)
+    else:
+        loops = torch.arange(num_nodes, device=dev)
+    w = edge_weight
+    if isinstance(fill_value, (Tensor, np.ndarray, list, tuple)):
+        fill_w = check_weight(fill_value, num_nodes, dev, name=f"{where}: fill_value", what=what)[loops]
+    else:
+        try:
+            fv = float(fill_value)
+        except (TypeError, ValueError) as e:
+            raise GraphError(f"{where}: fill_value must be a number or a tensor [{what}], got "
+                             f"{fill_value!r}") from e
+        if not np.isfinite(fv):
+            raise GraphError(f"{where}: fill_value = {fv} is not finite")
+        fill_w = None
+        if w is not None or fv != 1.0:
+            dtype = torch.get_default_dtype() if w is None else w.dtype
+            fill_w = torch.full((loops.numel(),), fv, dtype=dtype, device=dev)
+    if fill_w is None:
+        return loops, None
+    if w is None:
+        w = torch.ones(src.numel(), dtype=fill_w.dtype, device=dev)
+    return loops, torch.cat([w, fill_w.to(w.dtype)])

@@ -37,6 +37,8 @@ from gnnkit._graph_utils import (
     csr_from_coo,
     group_starts,
     pick_index_dtype,
+    row_index,
+    self_loop_arcs,
 )
 
 GraphError.__module__ = "gnnkit.graph"
@@ -185,8 +187,7 @@ class Graph:
         check_range(indices, n, "indices")
         if e > 1:
             src = indices.to(torch.int64)
-            dst = torch.repeat_interleave(torch.arange(n, device=indptr.device), indptr.diff(),
-                                          output_size=e)
+            dst = row_index(indptr, e)
             bad = (dst[1:] == dst[:-1]) & (src[1:] < src[:-1])
             if bool(bad.any()):
                 k = int(bad.nonzero()[0].item()) + 1
@@ -339,9 +340,7 @@ class Graph:
 
     def dst_index(self) -> Tensor:
         """int64 ``[E]``: destination of every CSR position (``indptr`` expanded)."""
-        n, e = self._num_nodes, self.num_edges
-        return torch.repeat_interleave(torch.arange(n, device=self.device), self._indptr.diff(),
-                                       output_size=e)
+        return row_index(self._indptr, self.num_edges)
 
     def __repr__(self) -> str:
         dev = "" if self.device.type == "cpu" else f", device={self.device}"
@@ -588,33 +587,10 @@ class Graph:
         tensor([[0, 0, 1],
                 [0, 1, 1]])
         """
-        n, dev = self._num_nodes, self.device
+        n = self._num_nodes
         src, dst = self._indices.to(torch.int64), self.dst_index()
-        if remaining:
-            has = torch.zeros(n, dtype=torch.bool, device=dev)
-            has[src[src == dst]] = True
-            loops = (~has).nonzero().view(-1)
-        else:
-            loops = torch.arange(n, device=dev)
-        w = self._edge_weight
-        if isinstance(fill_value, (Tensor, np.ndarray, list, tuple)):
-            fill = check_weight(fill_value, n, dev, name="fill_value", what="N")
-            fill_w = fill[loops]
-        else:
-            try:
-                fv = float(fill_value)
-            except (TypeError, ValueError) as e:
-                raise GraphError(f"fill_value must be a number or a tensor [N], got {fill_value!r}") from e
-            if not np.isfinite(fv):
-                raise GraphError(f"fill_value = {fv} is not finite")
-            if w is None and fv == 1.0:
-                fill_w = None
-            else:
-                dtype = torch.get_default_dtype() if w is None else w.dtype
-                fill_w = torch.full((loops.numel(),), fv, dtype=dtype, device=dev)
-        if fill_w is not None and w is None:
-            w = torch.ones(self.num_edges, dtype=fill_w.dtype, device=dev)
-        new_w = None if w is None else torch.cat([w, fill_w.to(w.dtype)])
+        loops, new_w = self_loop_arcs(src, dst, n, self._edge_weight, fill_value, remaining,
+                                      "Graph.add_self_loops")
         g, _ = Graph._from_coo(torch.cat([src, loops]), torch.cat([dst, loops]), new_w, n,
                                self._directed, self._indices.dtype)
         return g

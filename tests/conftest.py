@@ -28,3 +28,16 @@ def data_root() -> Path:
         pytest.skip("real datasets not found: set GNNKIT_DATA or place them in "
                     f"{REPO_ROOT.parent / 'shared' / 'datasets'}")
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny problems: OpenMP start-up would dominate (and
+    explodes on a loaded 2-core machine).  Use as ``pytestmark = pytest.mark.usefixtures(
+    "one_thread")``; the previous thread count is restored afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

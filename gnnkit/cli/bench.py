@@ -32,7 +32,6 @@ import datetime as _dt
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 
 __all__ = ["register", "DEFAULT_PLAN"]
@@ -54,24 +53,22 @@ _CSBM_FLAGS = {"nodes": "num_nodes", "classes": "num_classes", "avg_degree": "av
                "data_seed": "seed", "num_splits": "num_splits"}
 
 
-def _pos_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+def _int_type(minimum: int, what: str):
+    """An argparse ``type``: an int ``>= minimum``, else "expected <what>, got '<text>'"."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            v = None
+        if v is None or v < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
+_pos_int = _int_type(1, "a positive integer")
+_nonneg_int = _int_type(0, "an integer >= 0")
 
 
 def register(subparsers) -> None:
@@ -290,8 +287,6 @@ def _run(args, parser) -> int:
         import torch
 
         torch.set_num_threads(threads)
-    # The trainer reports float(loss) of a graph-attached tensor; harmless, but noise in a log.
-    warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True")
     overrides = _train_overrides(args)
     cyclic = plan.splits is None
 

@@ -316,6 +316,15 @@ def _kernels() -> dict:
 # --------------------------------------------------------------------------------------------
 # Sources
 # --------------------------------------------------------------------------------------------
+def _open_file(source, path, display) -> None:
+    """Set ``source.path`` and ``source.name`` (``display``, else ``path``) of an input file,
+    which must exist."""
+    source.path = Path(path)
+    source.name = display or str(path)
+    if not source.path.is_file():
+        raise DiskGraphError(f"{source.path}: no such file")
+
+
 class _BinarySource:
     """Interleaved ``(src, dst)`` pairs of int32/int64 (the generator's and the spill format),
     with an optional float32 weight file beside it."""
@@ -323,12 +332,9 @@ class _BinarySource:
     needs_spill = False
 
     def __init__(self, path, dtype, weights_path=None, display=None):
-        self.path = Path(path)
         self.dtype = np.dtype(dtype)
         self.kind = self.dtype.name
-        self.name = display or str(path)
-        if not self.path.is_file():
-            raise DiskGraphError(f"{self.path}: no such file")
+        _open_file(self, path, display)
         size = self.path.stat().st_size
         pair = 2 * self.dtype.itemsize
         if size % pair:
@@ -396,10 +402,7 @@ class _TextSource:
     kind = "text"
 
     def __init__(self, path, weighted=False, display=None):
-        self.path = Path(path)
-        self.name = display or str(path)
-        if not self.path.is_file():
-            raise DiskGraphError(f"{self.path}: no such file")
+        _open_file(self, path, display)
         self.weighted = weighted
         self.num_nodes = None
         self.sep, self.header, ncols = self._sniff()
@@ -581,10 +584,7 @@ class _NpzSource:
     kind = "npz"
 
     def __init__(self, path, weighted=None, display=None):
-        self.path = Path(path)
-        self.name = display or str(path)
-        if not self.path.is_file():
-            raise DiskGraphError(f"{self.path}: no such file")
+        _open_file(self, path, display)
         try:
             self.zf = zipfile.ZipFile(self.path)
         except zipfile.BadZipFile as e:
@@ -966,6 +966,29 @@ def _plan(deg, bytes_per_arc, bytes_per_row, cap, what):
     return [0] + [int(e) for e in ends]
 
 
+def _row_cursors(deg):
+    """int64 exclusive prefix sum of a degree array: the first slab slot of every row."""
+    cursor = np.zeros(deg.shape[0], np.int64)
+    if deg.shape[0]:
+        np.cumsum(deg[:-1], out=cursor[1:])
+    return cursor
+
+
+def _sort_rows(K, slab, deg):
+    """Sort every row of an unweighted slab in place (rows given by ``deg``): short rows with
+    the compiled insertion sort, the long ones with numpy's sort."""
+    nbig = min(deg.shape[0], slab.shape[0] // (_SMALL_ROW + 1) + 1)
+    big_rows = np.empty(nbig, np.int64)
+    big_starts = np.empty(nbig, np.int64)
+    nb = K["sort_small_rows"](slab, deg, _SMALL_ROW, big_rows, big_starts)
+    for r, a in zip(big_rows[:nb].tolist(), big_starts[:nb].tolist()):
+        slab[a:a + int(deg[r])].sort()
+
+
+def _bucket_bar(progress, total, what, nb):
+    return _Bar(progress, total, f"{what} ({nb} bucket{'s' if nb != 1 else ''})")
+
+
 def _build_csr(binsrc, deg, n, bounds, idx_dtype, weighted, symmetrize, dedup, reduce,
                chunk_edges, w, outdeg, progress, stats):
     """Pass 3: one bucketed counting sort per destination range; streams indptr/indices."""
@@ -976,7 +999,7 @@ def _build_csr(binsrc, deg, n, bounds, idx_dtype, weighted, symmetrize, dedup, r
     ptr_w.write(np.zeros(1, np.int64))
     offset = 0
     nb = len(bounds) - 1
-    bar = _Bar(progress, binsrc.num_edges * nb, f"build ({nb} bucket{'s' if nb != 1 else ''})")
+    bar = _bucket_bar(progress, binsrc.num_edges * nb, "build", nb)
     dummy_w = np.zeros(0, np.float32)
     part = None
     try:
@@ -984,10 +1007,7 @@ def _build_csr(binsrc, deg, n, bounds, idx_dtype, weighted, symmetrize, dedup, r
             lo, hi = bounds[b], bounds[b + 1]
             bdeg = deg[lo:hi]
             arcs = int(bdeg.sum())
-            cursor = np.empty(hi - lo, np.int64)
-            if hi > lo:
-                cursor[0] = 0
-                np.cumsum(bdeg[:-1], out=cursor[1:])
+            cursor = _row_cursors(bdeg)
             slab = np.empty(arcs, idx_dtype)
             slab_w = np.empty(arcs, np.float32) if weighted else dummy_w
             if arcs:
@@ -1004,13 +1024,7 @@ def _build_csr(binsrc, deg, n, bounds, idx_dtype, weighted, symmetrize, dedup, r
             else:
                 bar.update(binsrc.num_edges)
             if not weighted:
-                nbig = min(hi - lo, arcs // (_SMALL_ROW + 1) + 1)
-                big_rows = np.empty(nbig, np.int64)
-                big_starts = np.empty(nbig, np.int64)
-                nb_rows = K["sort_small_rows"](slab, bdeg, _SMALL_ROW, big_rows, big_starts)
-                for r, a in zip(big_rows[:nb_rows].tolist(), big_starts[:nb_rows].tolist()):
-                    slab[a:a + int(bdeg[r])].sort()
-                del big_rows, big_starts
+                _sort_rows(K, slab, bdeg)
             counts = cursor  # reuse: the cursors are no longer needed
             kept = K["compact"](slab, slab_w, weighted, bdeg, counts, dedup, _REDUCE_CODE[reduce],
                                 outdeg if outdeg is not None else deg[:0], outdeg is not None)
@@ -1053,16 +1067,13 @@ def _build_transpose(w, n, e, outdeg, idx_dtype, symmetric, cap, chunk_edges, pr
     nb = len(bounds) - 1
     row_step = max(1, chunk_edges // 2)
     offset = 0
-    bar = _Bar(progress, e * nb, f"transpose ({nb} bucket{'s' if nb != 1 else ''})")
+    bar = _bucket_bar(progress, e * nb, "transpose", nb)
     try:
         for b in range(nb):
             lo, hi = bounds[b], bounds[b + 1]
             bdeg = outdeg[lo:hi]
             arcs = int(bdeg.sum())
-            cursor = np.empty(hi - lo, np.int64)
-            if hi > lo:
-                cursor[0] = 0
-                np.cumsum(bdeg[:-1], out=cursor[1:])
+            cursor = _row_cursors(bdeg)
             t_idx = np.empty(arcs if not symmetric else 0, idx_dtype)
             t_perm = np.empty(arcs, np.int64)
             if arcs:
@@ -1125,17 +1136,11 @@ def csr_from_edges(src, dst, num_nodes: int, *, symmetrize: bool = False,
     deg = np.zeros(n, np.int64)
     K["count"](src, dst, deg, symmetrize)
     idx_dtype = np.int32 if n <= 2**31 else np.int64
-    cursor = np.zeros(n, np.int64)
-    if n:
-        np.cumsum(deg[:-1], out=cursor[1:])
+    cursor = _row_cursors(deg)
     slab = np.empty(int(deg.sum()), idx_dtype)
     empty_w = np.zeros(0, np.float32)
     K["scatter"](src, dst, empty_w, False, 0, n, cursor, slab, empty_w, symmetrize)
-    big_rows = np.empty(slab.shape[0] // (_SMALL_ROW + 1) + 1, np.int64)
-    big_starts = np.empty_like(big_rows)
-    nb = K["sort_small_rows"](slab, deg, _SMALL_ROW, big_rows, big_starts)
-    for r, a in zip(big_rows[:nb].tolist(), big_starts[:nb].tolist()):
-        slab[a:a + int(deg[r])].sort()
+    _sort_rows(K, slab, deg)
     counts = cursor
     kept = K["compact"](slab, empty_w, False, deg, counts, dedup, 0, deg[:0], False)
     indptr = np.zeros(n + 1, np.int64)

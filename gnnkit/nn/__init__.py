@@ -12,7 +12,7 @@
 Every layer takes ``(x, graph)`` where ``graph`` is a :class:`gnnkit.Graph`, a sampler block,
 an ``edge_index`` ``[2, E]`` or a PyG ``Data`` (converted once at the boundary).
 """
-from gnnkit.nn._utils import Block
+from gnnkit.block import Block
 from gnnkit.nn.dagnn import DAGNNConv, adaptive_combine, dagnn_hops
 from gnnkit.nn.decoupled import GBPMLP, SGC, SIGN
 from gnnkit.nn.gat_conv import GATConv

@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 
 from gnnkit.graph import GraphError
+from gnnkit.nn._utils import check_positive_int
 
 __all__ = ["laplacian_eigenvectors", "clear_eigenvector_cache"]
 
@@ -100,8 +101,7 @@ def laplacian_eigenvectors(graph, k: int = 1, normalization: str | None = None, 
     >>> [round(v, 4) for v in laplacian_eigenvectors(path)[:, 0].tolist()]   # Fiedler vector
     [0.6533, 0.2706, -0.2706, -0.6533]
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"laplacian_eigenvectors: k must be a positive int, got {k!r}")
+    check_positive_int("laplacian_eigenvectors", k=k)
     if normalization not in (None, "sym"):
         raise ValueError(f"laplacian_eigenvectors: normalization must be None or 'sym', got {normalization!r}")
     if small not in ("pad", "raise"):

@@ -91,8 +91,7 @@ class DAGNNConv(nn.Module):
     def __init__(self, channels: int, K: int = 10, bias: bool = True, cached: bool = False):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(channels, int) or channels <= 0:
-            raise ValueError(f"{name}: channels must be a positive int, got {channels!r}")
+        _utils.check_positive_int(name, channels=channels)
         if not isinstance(K, int) or K < 0:
             raise ValueError(f"{name}: K must be an int >= 0, got {K!r}")
         self.channels = channels

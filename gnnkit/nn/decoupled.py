@@ -18,13 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnkit.nn._utils import check_positive_int
+
 __all__ = ["SGC", "SIGN", "GBPMLP"]
-
-
-def _pos_int(cls: str, name: str, v) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise ValueError(f"{cls}: {name} must be a positive int, got {v!r}")
-    return v
 
 
 def _prob(cls: str, name: str, v) -> float:
@@ -58,8 +54,8 @@ class SGC(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
         super().__init__()
-        self.in_channels = _pos_int("SGC", "in_channels", in_channels)
-        self.out_channels = _pos_int("SGC", "out_channels", out_channels)
+        check_positive_int("SGC", in_channels=in_channels, out_channels=out_channels)
+        self.in_channels, self.out_channels = in_channels, out_channels
         self.bias = bias
         self.lin = nn.Linear(in_channels, out_channels, bias=bias)
         self.reset_parameters()
@@ -108,13 +104,14 @@ class SIGN(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_hops: int = 2,
                  num_layers: int = 2, dropout: float = 0.5, input_dropout: float = 0.0, batch_norm: bool = True):
         super().__init__()
-        self.in_channels = _pos_int("SIGN", "in_channels", in_channels)
-        self.hidden_channels = _pos_int("SIGN", "hidden_channels", hidden_channels)
-        self.out_channels = _pos_int("SIGN", "out_channels", out_channels)
+        check_positive_int("SIGN", in_channels=in_channels, hidden_channels=hidden_channels,
+                           out_channels=out_channels)
         if isinstance(num_hops, bool) or not isinstance(num_hops, int) or num_hops < 0:
             raise ValueError(f"SIGN: num_hops must be an int >= 0, got {num_hops!r}")
+        check_positive_int("SIGN", num_layers=num_layers)
+        self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_hops = num_hops
-        self.num_layers = _pos_int("SIGN", "num_layers", num_layers)
+        self.num_layers = num_layers
         self.dropout = _prob("SIGN", "dropout", dropout)
         self.input_dropout = _prob("SIGN", "input_dropout", input_dropout)
         self.batch_norm = batch_norm
@@ -209,10 +206,10 @@ class GBPMLP(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
                  dropout: float = 0.5, batch_norm: bool = False):
         super().__init__()
-        self.in_channels = _pos_int("GBPMLP", "in_channels", in_channels)
-        self.hidden_channels = _pos_int("GBPMLP", "hidden_channels", hidden_channels)
-        self.out_channels = _pos_int("GBPMLP", "out_channels", out_channels)
-        self.num_layers = _pos_int("GBPMLP", "num_layers", num_layers)
+        check_positive_int("GBPMLP", in_channels=in_channels, hidden_channels=hidden_channels,
+                           out_channels=out_channels, num_layers=num_layers)
+        self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
+        self.num_layers = num_layers
         self.dropout = _prob("GBPMLP", "dropout", dropout)
         self.batch_norm = batch_norm
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]

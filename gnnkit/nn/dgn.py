@@ -38,7 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnkit._graph_utils import row_index
 from gnnkit.nn._laplacian import laplacian_eigenvectors
+from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.pool import global_pool
 from gnnkit.ops import spmm
 
@@ -79,7 +81,7 @@ def dgn_vector_field(graph, eigvecs: Tensor | None = None, k: int = 1, eps: floa
                          f"got {tuple(eigvecs.shape)}")
     eigvecs = eigvecs.to(graph.device)
     src = graph.indices.to(torch.int64)
-    dst = torch.repeat_interleave(torch.arange(graph.num_nodes, device=graph.device), graph.indptr.diff())
+    dst = row_index(graph.indptr)
     Fld = eigvecs[src] - eigvecs[dst]                        # phi_j - phi_i for arc j -> i
     l1 = torch.zeros_like(eigvecs).index_add_(0, dst, Fld.abs())
     return Fld / (l1[dst] + eps)
@@ -98,7 +100,7 @@ def directional_aggregate(graph, x: Tensor, field: Tensor, kind: str) -> Tensor:
     if kind == "av":
         return spmm(graph, x, edge_weight=field.abs())
     if kind == "dx":
-        dst = torch.repeat_interleave(torch.arange(graph.num_nodes, device=x.device), graph.indptr.diff())
+        dst = row_index(graph.indptr)
         rowsum = torch.zeros(graph.num_nodes, dtype=x.dtype, device=x.device).index_add_(0, dst, field)
         return (spmm(graph, x, edge_weight=field) - rowsum.unsqueeze(1) * x).abs()
     raise ValueError(f"directional_aggregate: kind must be 'av' or 'dx', got {kind!r}")
@@ -198,8 +200,7 @@ class DGN(nn.Module):
         super().__init__()
         if readout not in ("add", "mean", "max"):
             raise ValueError(f"DGN: readout must be 'add', 'mean' or 'max', got {readout!r}")
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"DGN: num_layers must be a positive int, got {num_layers!r}")
+        check_positive_int("DGN", num_layers=num_layers)
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.readout, self.dropout = num_layers, readout, dropout
         self.embed = nn.Linear(in_channels, hidden_channels)

@@ -302,8 +302,7 @@ class DirGNN(nn.Module):
             raise ValueError(f"DirGNN: conv must be one of {_CONVS}, got {conv!r}")
         if jumping_knowledge not in (None, "max", "cat"):
             raise ValueError(f"DirGNN: jumping_knowledge must be None, 'max' or 'cat', got {jumping_knowledge!r}")
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"DirGNN: num_layers must be a positive int, got {num_layers!r}")
+        _utils.check_positive_int("DirGNN", num_layers=num_layers)
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.conv, self.alpha = num_layers, conv, float(alpha)
         self.jumping_knowledge, self.normalize, self.dropout = jumping_knowledge, normalize, dropout

@@ -21,18 +21,36 @@ def gcn_norm(graph, edge_weight: Tensor | None = None, improved: bool = False,
     :math:`\hat w_{ji} = w_{ji} / \sqrt{\hat d_j \hat d_i}` (in-degrees on both sides, exactly
     PyG's ``gcn_norm`` and :meth:`gnnkit.Graph.normalize` ``('sym')``).
 
-    **Blocks** (bipartite sampled sub-graphs, see :mod:`gnnkit.nn._utils`): degrees are computed
-    from the block itself; loops are added for the ``N_dst`` destination nodes; a destination
-    uses its in-degree in the block and a source its out-degree in the block (DGL's
-    ``GraphConv(norm='both')`` on blocks).  For a block that holds the whole of a *symmetric*
-    graph both degrees coincide with the full-graph degree, so the result equals the full-graph
-    normalisation; for sampled blocks it is the usual sampled estimate.
+    **Blocks** (:class:`gnnkit.block.Block`, bipartite sampled sub-graphs whose destinations
+    are the first sources):
+
+    * a block that carries ``src_degree`` (every sampler block does) is normalised with these
+      **full-graph** degrees :math:`d` (arc counts in the block's direction).  For a
+      destination :math:`i` of which :math:`k_i` of the :math:`d_i` in-arcs were sampled, and
+      :math:`\hat d = d + \lambda`,
+
+      .. math::
+          \hat w_{ji} = \frac{d_i}{k_i} \frac{w_{ji}}{\sqrt{\hat d_j \hat d_i}}, \qquad
+          \hat w_{ii} = \frac{\lambda}{\hat d_i},
+
+      the Horvitz-Thompson (for uniform sampling unbiased) estimate of the full-graph GCN
+      aggregation; with all neighbours (:math:`k_i = d_i`) it is exact.  The loop is appended
+      at the end of every destination row.  Assumptions: the graph has no self loops (a loop
+      would count as an ordinary arc and get a second one), and degrees are arc counts, so on
+      a weighted graph the weights enter the messages but not the degrees.
+    * a block without ``src_degree`` (e.g. built by hand) uses its own degrees: loops are added
+      for the ``N_dst`` destinations where none exists, a destination uses its in-degree in the
+      block and a source its out-degree in the block (DGL's ``GraphConv(norm='both')`` on
+      blocks).  For a block that holds the whole of a *symmetric* graph both degrees coincide
+      with the full-graph degree.
 
     Args:
-        graph (Graph or block): the graph.
+        graph (Graph or Block): the graph (or anything :func:`gnnkit.nn._utils.as_graph`
+            accepts).
         edge_weight (Tensor, optional): ``[E]`` weights overriding the graph's. (default: :obj:`None`)
         improved (bool, optional): use :math:`\lambda = 2`. (default: :obj:`False`)
-        add_self_loops (bool, optional): add the remaining self loops. (default: :obj:`True`)
+        add_self_loops (bool, optional): add the self loops (:math:`\lambda = 0` otherwise).
+            (default: :obj:`True`)
         dtype (torch.dtype, optional): weight dtype. (default: the weights' dtype or the
             default float dtype)
 
@@ -45,32 +63,46 @@ def gcn_norm(graph, edge_weight: Tensor | None = None, improved: bool = False,
     >>> gcn_norm(g, improved=True).edge_weight
     tensor([0.6667, 0.3333, 0.3333, 0.6667])
     """
-    fill = 2.0 if improved else 1.0
-    if isinstance(graph, Graph):
-        g = graph if edge_weight is None else graph.with_edge_weight(edge_weight)
-        if add_self_loops:
+    fill = (2.0 if improved else 1.0) if add_self_loops else 0.0
+    g = _utils.as_graph(graph, edge_weight=edge_weight, where="gcn_norm")
+    if isinstance(g, Graph):
+        if fill:
             g = g.add_self_loops(fill, remaining=True)
         return g.normalize("sym", add_self_loops=False, dtype=dtype)
-    # block: degrees from the block itself (see docstring)
-    g = graph if edge_weight is None else _utils.Block(graph.indptr, graph.indices,
-                                                       _utils.num_src_nodes(graph), edge_weight)
-    if add_self_loops:
-        g = _utils.add_self_loops(g, fill, remaining=True)
-    w = g.edge_weight
     if dtype is None:
-        dtype = torch.get_default_dtype() if w is None else w.dtype
-    src, dst = g.indices.to(torch.int64), _utils.dst_index(g)
+        dtype = torch.get_default_dtype() if g.edge_weight is None else g.edge_weight.dtype
+    if g.src_degree is None:
+        if fill:
+            g = g.add_self_loops(fill, remaining=True)
+        w, src, dst = _arcs(g, dtype)
+        deg_dst = torch.zeros(g.num_nodes, dtype=dtype, device=src.device).index_add_(0, dst, w)
+        deg_src = torch.zeros(g.num_src_nodes, dtype=dtype, device=src.device).index_add_(0, src, w)
+        return g.with_edge_weight(_inv_sqrt(deg_src)[src] * w * _inv_sqrt(deg_dst)[dst])
+    # full-graph degrees carried by the block (see the docstring)
+    n = g.num_nodes
+    w, src, dst = _arcs(g, dtype)
+    deg = g.src_degree.to(dtype)
+    k = g.in_degree().to(dtype)
+    inv = _inv_sqrt(deg + fill)
+    scale = torch.where(k > 0, deg[:n] / k.clamp_min(1.0), torch.zeros_like(k)) * inv[:n]
+    g = g.with_edge_weight(inv[src] * w * scale[dst])
+    return g.add_self_loops(fill * inv[:n].square(), remaining=False) if fill else g
+
+
+def _arcs(g, dtype):
+    """``(w, src, dst)`` of a block: weights in ``dtype`` (1 when unweighted, checked >= 0) and
+    int64 source/destination of every arc."""
+    src, dst = g.indices.to(torch.int64), g.dst_index()
+    w = g.edge_weight
     w = torch.ones(src.numel(), dtype=dtype, device=src.device) if w is None else w.to(dtype)
     if bool((w < 0).any()):
         raise GraphError("gcn_norm: negative edge weights give negative degrees")
-    deg_dst = torch.zeros(g.num_nodes, dtype=dtype, device=src.device).index_add_(0, dst, w)
-    deg_src = torch.zeros(_utils.num_src_nodes(g), dtype=dtype, device=src.device).index_add_(0, src, w)
+    return w, src, dst
 
-    def inv_sqrt(d):
-        return torch.where(d > 0, d.clamp_min(torch.finfo(dtype).tiny).rsqrt(), torch.zeros_like(d))
 
-    return _utils.Block(g.indptr, g.indices, _utils.num_src_nodes(g),
-                        inv_sqrt(deg_src)[src] * w * inv_sqrt(deg_dst)[dst])
+def _inv_sqrt(d: Tensor) -> Tensor:
+    """:math:`d^{-1/2}`, 0 where :math:`d = 0` (isolated nodes get no message, never inf)."""
+    return torch.where(d > 0, d.clamp_min(torch.finfo(d.dtype).tiny).rsqrt(), torch.zeros_like(d))
 
 
 class GCNConv(nn.Module):
@@ -129,9 +161,7 @@ class GCNConv(nn.Module):
                  bias: bool = True):
         super().__init__()
         name = type(self).__name__
-        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive int, got {v!r}")
+        _utils.check_positive_int(name, in_channels=in_channels, out_channels=out_channels)
         if add_self_loops is None:
             add_self_loops = normalize
         if add_self_loops and not normalize:

@@ -43,10 +43,8 @@ class MLP(nn.Module):
                  num_layers: int = 2, dropout: float = 0.5, activation: str = "relu"):
         super().__init__()
         name = type(self).__name__
-        for arg, v in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
-                       ("out_channels", out_channels), ("num_layers", num_layers)):
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive int, got {v!r}")
+        _utils.check_positive_int(name, in_channels=in_channels, hidden_channels=hidden_channels,
+                                  out_channels=out_channels, num_layers=num_layers)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}")
         if activation not in _ACTIVATIONS:

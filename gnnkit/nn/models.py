@@ -42,7 +42,34 @@ def _layer_graph(graph, i: int, num_layers: int):
     return graph
 
 
-class GCN(nn.Module):
+def _check_depth(name: str, num_layers, dropout) -> None:
+    _utils.check_positive_int(name, num_layers=num_layers)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}")
+
+
+class _ConvStack(nn.Module):
+    """The layer loop shared by :class:`GCN` and :class:`GAT`: for every conv in ``self.convs``,
+    input dropout, the conv, then ``self.activation`` (not after the last layer)."""
+
+    activation = staticmethod(F.relu)
+
+    def reset_parameters(self) -> None:
+        for conv in self.convs:
+            conv.reset_parameters()
+
+    def forward(self, x: Tensor, graph) -> Tensor:
+        """``x [N, F_in]`` and a graph (used by every layer) or a list of ``num_layers`` blocks
+        -> logits ``[N_dst, F_out]``."""
+        for i, conv in enumerate(self.convs):
+            x = _utils.dropout(x, self.dropout, self.training)
+            x = conv(x, _layer_graph(graph, i, self.num_layers))
+            if i < self.num_layers - 1:
+                x = self.activation(x)
+        return x
+
+
+class GCN(_ConvStack):
     r"""The GCN of `Kipf & Welling (ICLR 2017) <https://arxiv.org/abs/1609.02907>`_:
     ``num_layers`` :class:`GCNConv` with ReLU and dropout on the input of every layer.
 
@@ -66,34 +93,19 @@ class GCN(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 16,
                  num_layers: int = 2, dropout: float = 0.5, cached: bool = False):
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"GCN: num_layers must be an int >= 1, got {num_layers!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"GCN: dropout must be in [0, 1), got {dropout!r}")
+        _check_depth("GCN", num_layers, dropout)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.num_layers, self.dropout = hidden_channels, num_layers, dropout
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         self.convs = nn.ModuleList(GCNConv(a, b, cached=cached) for a, b in zip(sizes[:-1], sizes[1:]))
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for conv in self.convs:
-            conv.reset_parameters()
-
-    def forward(self, x: Tensor, graph) -> Tensor:
-        for i, conv in enumerate(self.convs):
-            x = _utils.dropout(x, self.dropout, self.training)
-            x = conv(x, _layer_graph(graph, i, self.num_layers))
-            if i < self.num_layers - 1:
-                x = F.relu(x)
-        return x
-
     def __repr__(self) -> str:
         return (f"GCN({self.in_channels}, {self.out_channels}, hidden_channels="
                 f"{self.hidden_channels}, num_layers={self.num_layers})")
 
 
-class GAT(nn.Module):
+class GAT(_ConvStack):
     r"""The GAT of `Veličković et al. (ICLR 2018) <https://arxiv.org/abs/1710.10903>`_:
     :class:`GATConv` layers with ``heads`` concatenated heads and ELU, then an output layer with
     ``out_heads`` averaged heads; dropout on the input of every layer and on the attention.
@@ -112,14 +124,13 @@ class GAT(nn.Module):
     GAT(1433, 7, hidden_channels=8, heads=8, out_heads=1)
     """
 
+    activation = staticmethod(F.elu)
+
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 8,
                  heads: int = 8, out_heads: int = 1, num_layers: int = 2, dropout: float = 0.6,
                  attn_dropout: float = 0.6, residual: bool = False):
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"GAT: num_layers must be an int >= 1, got {num_layers!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"GAT: dropout must be in [0, 1), got {dropout!r}")
+        _check_depth("GAT", num_layers, dropout)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.heads, self.out_heads = hidden_channels, heads, out_heads
         self.num_layers, self.dropout, self.attn_dropout = num_layers, dropout, attn_dropout
@@ -132,18 +143,6 @@ class GAT(nn.Module):
                              dropout=attn_dropout, residual=residual))
         self.convs = nn.ModuleList(convs)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        for conv in self.convs:
-            conv.reset_parameters()
-
-    def forward(self, x: Tensor, graph) -> Tensor:
-        for i, conv in enumerate(self.convs):
-            x = _utils.dropout(x, self.dropout, self.training)
-            x = conv(x, _layer_graph(graph, i, self.num_layers))
-            if i < self.num_layers - 1:
-                x = F.elu(x)
-        return x
 
     def __repr__(self) -> str:
         return (f"GAT({self.in_channels}, {self.out_channels}, hidden_channels="

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.pool import global_pool
 from gnnkit.ops.paths import DEFAULT_MAX_PATHS, PATH_MODES, enumerate_paths
 
@@ -81,10 +82,9 @@ class PathConv(nn.Module):
     def __init__(self, channels: int, lstm: nn.LSTM | None = None, residual: bool = True,
                  batch_norm: bool = True, dropout: float = 0.0, chunk_size: int | None = None):
         super().__init__()
-        if not isinstance(channels, int) or channels <= 0:
-            raise ValueError(f"PathConv: channels must be a positive int, got {channels!r}")
-        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
-            raise ValueError(f"PathConv: chunk_size must be a positive int or None, got {chunk_size!r}")
+        check_positive_int("PathConv", channels=channels)
+        if chunk_size is not None:
+            check_positive_int("PathConv", " or None", chunk_size=chunk_size)
         self.channels = channels
         self.residual = residual
         self.dropout = dropout
@@ -219,10 +219,8 @@ class PathNN(nn.Module):
                  mode: str = "sp+", dropout: float = 0.0, residual: bool = True,
                  readout: str = "add", chunk_size: int | None = None):
         super().__init__()
-        for arg, v in (("in_channels", in_channels), ("hidden_channels", hidden_channels),
-                       ("out_channels", out_channels), ("max_len", max_len)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"PathNN: {arg} must be a positive int, got {v!r}")
+        check_positive_int("PathNN", in_channels=in_channels, hidden_channels=hidden_channels,
+                           out_channels=out_channels, max_len=max_len)
         if mode not in PATH_MODES:
             raise ValueError(f"PathNN: mode must be one of {PATH_MODES}, got {mode!r}")
         if readout not in ("add", "mean", "max"):

@@ -16,11 +16,7 @@ _AGGRS = ("mean", "sum", "max", "min")
 
 def _unweighted(g):
     """The same arcs without weights (SAGEConv ignores arc weights, as PyG's)."""
-    if getattr(g, "edge_weight", None) is None:
-        return g
-    if isinstance(g, Graph):
-        return g.with_edge_weight(None)
-    return _utils.Block(g.indptr, g.indices, _utils.num_src_nodes(g))
+    return g if g.edge_weight is None else g.with_edge_weight(None)
 
 
 class SAGEConv(nn.Module):
@@ -76,9 +72,9 @@ class SAGEConv(nn.Module):
         super().__init__()
         name = type(self).__name__
         src_ch, dst_ch = (in_channels, in_channels) if isinstance(in_channels, int) else tuple(in_channels)
-        for arg, v in (("in_channels", src_ch), ("in_channels", dst_ch), ("out_channels", out_channels)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name}: {arg} must be a positive int (or a pair of them), got {v!r}")
+        for ch in (src_ch, dst_ch):
+            _utils.check_positive_int(name, " (or a pair of them)", in_channels=ch,
+                                      out_channels=out_channels)
         if aggr not in _AGGRS:
             raise ValueError(f"{name}: aggr must be one of {_AGGRS}, got {aggr!r}")
         self.in_channels = in_channels

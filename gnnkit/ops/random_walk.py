@@ -87,6 +87,17 @@ def _check_len(walk_length) -> int:
     return walk_length
 
 
+def _walk(graph, start, walk_length: int, p, q, restart_prob, seed, generator) -> torch.Tensor:
+    """Run the ``random_walk`` kernel (arguments already checked) from ``start`` nodes."""
+    rowptr, col = out_csr(graph)
+    start = _start_tensor(start, rowptr.numel() - 1, rowptr.device)
+    if seed is None:
+        seed = draw_seed(generator)
+    _register_fake()
+    return ops().random_walk(rowptr, col, start, walk_length, float(p), float(q),
+                             float(restart_prob), int(seed))
+
+
 def random_walk(graph, start=None, walk_length: int = 10, p: float = 1.0, q: float = 1.0, *,
                 seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Uniform or node2vec random walks along out-arcs.
@@ -129,12 +140,7 @@ def random_walk(graph, start=None, walk_length: int = 10, p: float = 1.0, q: flo
     for name, val in (("p", p), ("q", q)):
         if not isinstance(val, (int, float)) or isinstance(val, bool) or not val > 0 or val == float("inf"):
             raise ValueError(f"random_walk: {name} must be a positive finite number, got {val!r}")
-    rowptr, col = out_csr(graph)
-    start = _start_tensor(start, rowptr.numel() - 1, rowptr.device)
-    if seed is None:
-        seed = draw_seed(generator)
-    _register_fake()
-    return ops().random_walk(rowptr, col, start, walk_length, float(p), float(q), 0.0, int(seed))
+    return _walk(graph, start, walk_length, p, q, 0.0, seed, generator)
 
 
 def restart_walk(graph, start=None, walk_length: int = 100, restart_prob: float = 0.15, *,
@@ -157,12 +163,7 @@ def restart_walk(graph, start=None, walk_length: int = 100, restart_prob: float 
     walk_length = _check_len(walk_length)
     if not isinstance(restart_prob, (int, float)) or not 0 < restart_prob <= 1:
         raise ValueError(f"restart_walk: restart_prob must be in (0, 1], got {restart_prob!r}")
-    rowptr, col = out_csr(graph)
-    start = _start_tensor(start, rowptr.numel() - 1, rowptr.device)
-    if seed is None:
-        seed = draw_seed(generator)
-    _register_fake()
-    return ops().random_walk(rowptr, col, start, walk_length, 1.0, 1.0, float(restart_prob), int(seed))
+    return _walk(graph, start, walk_length, 1.0, 1.0, restart_prob, seed, generator)
 
 
 def ppr_monte_carlo(graph, sources, alpha: float = 0.15, num_walks: int = 100, walk_length: int = 200, *,

@@ -8,9 +8,9 @@ With all neighbours (fan-outs ``-1``) both give the seeds the same outputs, whic
 check for every kind.
 
 * ``'sage'``: :class:`gnnkit.nn.SAGEConv` (mean aggregation, PyG semantics).
-* ``'gcn'``: :class:`gnnkit.nn.GCNConv` (Kipf & Welling 2017) propagating over a block normalised
-  by :func:`gcn_block_norm` with **full-graph** degrees, so that a block with all neighbours
-  reproduces full-batch GCN exactly (GCNConv's own block normalisation uses block degrees).
+* ``'gcn'``: :class:`gnnkit.nn.GCNConv` (Kipf & Welling 2017); on a sampled block
+  :func:`gnnkit.nn.gcn_norm` uses the **full-graph** degrees the block carries (``src_degree``),
+  so that a block with all neighbours reproduces full-batch GCN exactly.
 * ``'gat'``: :class:`gnnkit.nn.GATConv` (Veličković et al. 2018), ``heads`` concatenated in hidden
   layers, one head in the output layer.
 * ``'dir-sage'``: Dir-GNN (Rossi et al., "Edge Directionality Improves Learning on Heterophilic
@@ -21,73 +21,14 @@ check for every kind.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from gnnkit.graph import Graph
-from gnnkit.sampling.block import Block
 
-__all__ = ["MiniBatchGNN", "gcn_block_norm", "KINDS"]
+__all__ = ["MiniBatchGNN", "KINDS"]
 
 KINDS = ("gcn", "gat", "sage", "dir-sage")
-
-
-def gcn_block_norm(block: Block, src_degree: Tensor | None = None, *, dtype=None) -> Block:
-    r"""GCN weights of a sampled block with full-graph degrees and self loops.
-
-    For a destination :math:`i` with :math:`d_i` in-arcs in the graph of which :math:`k_i` were
-    sampled, and :math:`\hat d = d + 1`:
-
-    .. math::
-        \hat w_{ji} = \frac{d_i}{k_i} \frac{w_{ji}}{\sqrt{\hat d_j \hat d_i}}, \qquad
-        \hat w_{ii} = \frac{1}{\hat d_i},
-
-    the Horvitz-Thompson (unbiased, for uniform sampling) estimate of the full GCN aggregation
-    :math:`\sum_{j \in \mathcal N(i) \cup \{i\}} \mathbf x_j / \sqrt{\hat d_j \hat d_i}`; with all
-    neighbours (:math:`k_i = d_i`) it is exact.  Degrees are arc counts (for a weighted graph
-    pass the weighted degrees as ``src_degree``); the graph is assumed to have no self loops
-    (a loop would count as an ordinary arc and get a second loop added).
-
-    Args:
-        block (Block): a sampled block (destinations = first sources).
-        src_degree (Tensor, optional): ``[num_src_nodes]`` full-graph in-degrees of the sources.
-            (default: :obj:`None`: ``block.src_degree``)
-        dtype (torch.dtype, optional): weight dtype. (default: the default float dtype)
-
-    Returns:
-        Block: the block plus one loop per destination (appended at the end of each row), with
-        the weights above.
-    """
-    deg = block.src_degree if src_degree is None else src_degree
-    if deg is None:
-        raise ValueError("gcn_block_norm: the block has no src_degree; pass the full-graph in-degrees "
-                         "of its source nodes as src_degree")
-    if deg.shape != (block.num_src_nodes,):
-        raise ValueError(f"gcn_block_norm: src_degree has shape {tuple(deg.shape)}, expected "
-                         f"[{block.num_src_nodes}]")
-    dtype = dtype or torch.get_default_dtype()
-    n = block.num_dst_nodes
-    dev = block.device
-    dhat = deg.to(dtype) + 1.0
-    inv = dhat.rsqrt()
-    src, dst = block.indices.to(torch.int64), block.dst_index()
-    k = block.in_degree().to(dtype)
-    scale = torch.where(k > 0, (dhat[:n] - 1.0) / k.clamp_min(1.0), torch.zeros_like(k))
-    w = inv[src] * inv[dst] * scale[dst]
-    if block.edge_weight is not None:
-        w = w * block.edge_weight.to(dtype)
-    # append loop i -> i to row i: new position of old arc p is p + dst(p); loop of i at indptr[i+1] + i
-    indptr = block.indptr + torch.arange(n + 1, device=dev)
-    E = src.numel()
-    pos = torch.arange(E, device=dev) + dst
-    loop_pos = indptr[1:] - 1
-    new_src = torch.empty(E + n, dtype=torch.int64, device=dev)
-    new_w = torch.empty(E + n, dtype=dtype, device=dev)
-    new_src[pos], new_w[pos] = src, w
-    new_src[loop_pos], new_w[loop_pos] = torch.arange(n, device=dev), 1.0 / dhat[:n]
-    return Block(indptr, new_src.to(block.indices.dtype), block.num_src_nodes, edge_weight=new_w,
-                 n_id=block.n_id, src_degree=block.src_degree)
 
 
 class _DirSAGE(nn.Module):
@@ -160,7 +101,7 @@ class MiniBatchGNN(nn.Module):
             elif kind == "gcn":
                 from gnnkit.nn import GCNConv
 
-                self.convs.append(GCNConv(fin, fout, normalize=False))
+                self.convs.append(GCNConv(fin, fout))
             elif kind == "gat":
                 from gnnkit.nn import GATConv
 
@@ -197,19 +138,11 @@ class MiniBatchGNN(nn.Module):
                              f"{blocks[0].num_src_nodes} source nodes")
         if self.kind == "dir-sage" and out_blocks is None:
             raise ValueError("MiniBatchGNN('dir-sage') needs out_blocks: sample with directed=True")
-        if self.kind == "gcn":
-            blocks = [gcn_block_norm(b, dtype=x.dtype) for b in blocks]
         return self._layers(x, blocks, out_blocks)
 
     def full_forward(self, x: Tensor, graph: Graph) -> Tensor:
         """Full-batch forward on the whole graph with the same parameters."""
-        g_out = None
-        if self.kind == "gcn":
-            from gnnkit.nn import gcn_norm
-
-            graph = gcn_norm(graph, dtype=x.dtype)
-        elif self.kind == "dir-sage":
-            g_out = graph.reverse()
+        g_out = graph.reverse() if self.kind == "dir-sage" else None
         n = self.num_layers
         return self._layers(x, [graph] * n, [g_out] * n)
 

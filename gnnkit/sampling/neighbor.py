@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from gnnkit.ops._library import ops
-from gnnkit.sampling.block import Block
+from gnnkit.block import Block
 
 __all__ = ["NeighborSample", "sample_neighbors", "as_graph", "check_fanouts", "draw_seed"]
 

@@ -145,7 +145,7 @@ def test_bad_input(g):
         DirGNN(3, 4, 2, conv="dir-gin")
     with pytest.raises(ValueError, match="jumping_knowledge must be None, 'max' or 'cat'"):
         DirGNN(3, 4, 2, jumping_knowledge="lstm")
-    from gnnkit.nn._utils import Block
+    from gnnkit.nn import Block
     block = Block(torch.tensor([0, 1, 2]), torch.tensor([1, 2]), num_src_nodes=3)
     with pytest.raises(ValueError, match="does not support bipartite blocks"):
         DirGCNConv(3, 2)(torch.randn(3, 3), block)

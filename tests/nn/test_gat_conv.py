@@ -6,14 +6,8 @@ from gnnkit import Graph
 from gnnkit.nn import Block, GATConv
 from gnnkit.testing import corner_case_graphs, random_edge_index
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny graphs: OpenMP start-up dominates (and explodes on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def dense_gat(conv: GATConv, x, g: Graph):

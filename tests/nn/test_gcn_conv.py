@@ -4,16 +4,10 @@ import torch
 
 from gnnkit import Graph
 from gnnkit.nn import Block, GCNConv, gcn_norm
+from gnnkit.ops import spmm
 from gnnkit.testing import corner_case_graphs, random_edge_index
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny graphs: OpenMP start-up dominates (and explodes on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 EI = torch.tensor([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]])  # PyG's 4-node star
 
@@ -147,6 +141,40 @@ def test_gcn_conv_bipartite_block_equals_full_graph():
     assert torch.allclose(out, ref, atol=1e-5)
 
 
+def test_gcn_conv_accepts_disk_graph_and_csr_objects(tmp_path):
+    from gnnkit.data.disk import save_graph
+
+    g = Graph.from_edge_index(EI)
+    x = torch.randn(4, 3)
+    conv = GCNConv(3, 2)
+    full = conv(x, g)
+    assert torch.allclose(conv(x, save_graph(tmp_path / "g", g)), full, atol=1e-6)
+
+    class CSR:  # any object with CSR tensors is taken as a (square) block
+        indptr, indices, num_nodes = g.indptr, g.indices, 4
+
+    assert torch.allclose(conv(x, CSR()), full, atol=1e-6)
+
+
+@pytest.mark.parametrize("improved", [False, True])
+def test_gcn_conv_block_with_full_graph_degrees_equals_full_graph(improved):
+    # A block carrying src_degree (full-graph in-degrees, as every sampler block does) is
+    # normalised with them: destinations 0..4 with all their in-arcs give the full-graph rows
+    # of a directed, loop-free graph with parallel arcs.
+    torch.manual_seed(0)
+    g = Graph.from_edge_index(random_edge_index(12, 40, seed=2), num_nodes=12).remove_self_loops()
+    x = torch.randn(12, 4, dtype=torch.float64)
+    conv = GCNConv(4, 3, improved=improved).double()
+    full = conv(x, g)
+    sub = Block(g.indptr[:6].clone(), g.indices[: int(g.indptr[5])].clone(), num_src_nodes=12,
+                src_degree=g.in_degree())
+
+    torch.testing.assert_close(conv(x, sub), full[:5])
+    # same through the dense reference and the free function
+    M = dense_gcn_matrix(g, improved=improved)[:5]
+    torch.testing.assert_close(spmm(gcn_norm(sub, improved=improved, dtype=torch.float64), x), M @ x)
+
+
 def test_gcn_conv_gradients_flow():
     torch.manual_seed(0)
     g = Graph.from_edge_index(random_edge_index(15, 50, seed=4), num_nodes=15)
@@ -176,6 +204,8 @@ def test_gcn_conv_repr_and_bad_flags():
         GCNConv(4, 4, improved=True, add_self_loops=False)
     with pytest.raises(ValueError, match="GCNConv: out_channels must be a positive int, got 0"):
         GCNConv(4, 0)
+    with pytest.raises(ValueError, match="GCNConv: in_channels must be a positive int, got True"):
+        GCNConv(True, 4)
     conv = GCNConv(4, 2)
     with pytest.raises(ValueError, match=r"GCNConv: x must have shape \[N, 4\], got \(3, 5\)"):
         conv(torch.randn(3, 5), Graph.empty(3))

@@ -7,14 +7,7 @@ from gnnkit.nn import DAGNN, GAT, GCN, MLP, Block, available_models, get_model, 
 from gnnkit.nn._utils import dropout
 from gnnkit.testing import random_edge_index
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny graphs: OpenMP start-up dominates (and explodes on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +49,7 @@ def test_models_with_blocks_equal_full_graph(graph):
     block = Block(graph.indptr, graph.indices, num_src_nodes=40)
     for model, blocks in ((GCN(12, 5), [block, block]), (GAT(12, 5), [block, block]),
                           (DAGNN(12, 5, K=3), [block] * 3), (MLP(12, 8, 5), [block])):
+
         model.eval()
         assert torch.allclose(model(x, blocks), model(x, graph), atol=1e-5), type(model).__name__
     with pytest.raises(ValueError, match="expected 2 blocks"):

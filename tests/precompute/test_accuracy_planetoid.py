@@ -18,16 +18,8 @@ from gnnkit.nn.decoupled import GBPMLP, SGC
 from gnnkit.precompute import gbp_precompute, sgc_features
 from gnnkit.precompute.train import FeatureStore, train_node_classifier
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.usefixtures("one_thread")]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small problems: one thread avoids paying for parallel regions on a shared, busy machine.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,8 @@ import torch
 import gnnkit
 from gnnkit.nn.sage_conv import SAGEConv
 from gnnkit.sampling import sample_neighbors
-from gnnkit.sampling.minibatch import MiniBatchGNN, gcn_block_norm
+from gnnkit.nn import gcn_norm
+from gnnkit.sampling.minibatch import MiniBatchGNN
 
 
 def graph(n=60, e=300, seed=0, undirected=False):
@@ -44,38 +45,53 @@ def test_sampled_minibatch_trains(kind):
     assert all(p.grad is not None for p in model.parameters())
 
 
-def test_gcn_block_norm_hand_computed():
+def test_gcn_norm_block_uses_full_graph_degrees_hand_computed():
     # arcs 1->0, 2->0, 3->0 (d_0 = 3), 0->1 (d_1 = 1); nodes 2, 3 have in-degree 0
     g = gnnkit.Graph.from_edge_index(torch.tensor([[1, 2, 3, 0], [0, 0, 0, 1]]))
     s = sample_neighbors(g, [0], [2], seed=0)  # 2 of the 3 in-arcs of node 0
-    b = gcn_block_norm(s.blocks[0], dtype=torch.float64)
-    assert b.indptr.tolist() == [0, 3] and b.indices[-1] == 0
+    b = gcn_norm(s.blocks[0], dtype=torch.float64)
+    assert b.indptr.tolist() == [0, 3] and b.indices[-1] == 0  # loop appended to the row
     src = s.n_id[b.indices[:2].long()]
     dhat = {0: 4.0, 1: 2.0, 2: 1.0, 3: 1.0}
     want = [3 / 2 / (dhat[int(j)] * 4.0) ** 0.5 for j in src] + [1 / 4.0]
     torch.testing.assert_close(b.edge_weight, torch.tensor(want, dtype=torch.float64))
+    # improved: lambda = 2 on the diagonal and in the degrees
+    b2 = gcn_norm(s.blocks[0], improved=True, dtype=torch.float64)
+    want2 = [3 / 2 / ((dhat[int(j)] + 1) * 5.0) ** 0.5 for j in src] + [2 / 5.0]
+    torch.testing.assert_close(b2.edge_weight, torch.tensor(want2, dtype=torch.float64))
+    # without loops: d instead of d + 1, no loop arc
+    b0 = gcn_norm(s.blocks[0], add_self_loops=False, dtype=torch.float64)
+    assert b0.num_edges == 2
+    want0 = [3 / 2 / ((dhat[int(j)] - 1) * 3.0) ** 0.5 if dhat[int(j)] > 1 else 0.0 for j in src]
+    torch.testing.assert_close(b0.edge_weight, torch.tensor(want0, dtype=torch.float64))
 
 
-def test_gcn_block_norm_unbiased():
+def test_gcn_norm_block_unbiased():
     # the sampled aggregation of one node averages to the full aggregation
     g = graph(n=40, e=400, undirected=True)
     x = torch.randn(g.num_nodes, 2, dtype=torch.float64)
-    full = gnnkit.ops.spmm(gnnkit.nn.gcn_norm(g, dtype=torch.float64), x)
+    full = gnnkit.ops.spmm(gcn_norm(g, dtype=torch.float64), x)
     v = int(g.in_degree().argmax())
     acc = torch.zeros(2, dtype=torch.float64)
     T = 3000
     for t in range(T):
         s = sample_neighbors(g, [v], [3], seed=t)
-        b = gcn_block_norm(s.blocks[0], dtype=torch.float64)
+        b = gcn_norm(s.blocks[0], dtype=torch.float64)
         acc += gnnkit.ops.spmm(b, x[s.n_id])[0]
     torch.testing.assert_close(acc / T, full[v], atol=0.05, rtol=0)
 
 
-def test_gcn_block_norm_errors():
-    g = graph()
-    b = sample_neighbors(g, [1], [2], seed=0).blocks[0]
-    with pytest.raises(ValueError, match="src_degree has shape"):
-        gcn_block_norm(b, torch.ones(2))
+def test_gcn_norm_all_neighbour_blocks_equal_full_graph():
+    # fan-out -1: every block row is the full-graph row of gcn_norm (loops appended at the end)
+    g = graph(undirected=False)
+    full = gcn_norm(g, dtype=torch.float64)
+    s = sample_neighbors(g, [5, 9], [-1, -1], seed=0)
+    for b in s.blocks:
+        nb = gcn_norm(b, dtype=torch.float64)
+        x = torch.randn(b.num_src_nodes, 3, dtype=torch.float64)
+        xf = torch.zeros(g.num_nodes, 3, dtype=torch.float64).index_copy_(0, b.n_id, x)
+        torch.testing.assert_close(gnnkit.ops.spmm(nb, x),
+                                   gnnkit.ops.spmm(full, xf)[b.n_id[:b.num_dst_nodes]])
 
 
 def test_minibatch_bad_input():

@@ -12,26 +12,16 @@ points) fails.
 import os
 
 import pytest
-import torch
 
 from gnnkit.data import get_dataset
 from gnnkit.train import run_experiment
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.usefixtures("one_thread")]
 
 SEEDS = int(os.environ.get("GNNKIT_REPRO_SEEDS", "2"))
 MARGIN = 0.5
 THRESHOLDS = {("gcn", "cora"): 80.5, ("gcn", "citeseer"): 69.5, ("gat", "cora"): 82.0,
               ("gat", "citeseer"): 70.5, ("dagnn", "cora"): 83.5, ("dagnn", "citeseer"): 72.3}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small graphs: one thread per process is fastest (and stable on a shared machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

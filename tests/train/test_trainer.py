@@ -1,5 +1,6 @@
 """Full-batch trainer: learning, early stopping, selection, determinism, records, bad input."""
 import dataclasses
+import warnings
 
 import pytest
 import torch
@@ -10,14 +11,7 @@ from gnnkit.nn import get_model
 from gnnkit.train import (ExperimentResult, RunResult, TrainConfig, normalize_features,
                           run_experiment, train_node_classifier)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny graphs: OpenMP overhead dominates (and explodes on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +65,16 @@ def test_run_experiment_seeds_splits_and_progress(ds):
     assert len(res2.runs) == 1 and res2.runs[0].split == 1
 
 
+def test_progress_loss_is_detached(ds):
+    """The reported loss is read off a detached tensor: no "Converting a tensor with
+    requires_grad=True to a scalar" UserWarning (the CLI logs would show it every epoch)."""
+    events = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        train_node_classifier(get_model("gcn", 8, 3), ds, seed=0, epochs=2, progress=events.append)
+    assert len(events) == 2 and all(type(e["loss"]) is float and e["loss"] > 0 for e in events)
+
+
 def test_ogb_metric_goes_through_evaluator(ds, monkeypatch):
     """Datasets whose metadata names an OGB dataset are scored by NodeDataset.evaluate."""
     calls = []
@@ -118,5 +122,6 @@ def test_bad_input(ds):
     empty = NodeDataset(Graph.empty(3), torch.zeros(3, 2), torch.tensor([0, 1, 0]),
                         [{"train": torch.tensor([0]), "val": torch.tensor([], dtype=torch.long),
                           "test": torch.tensor([2])}], name="e")
+
     with pytest.raises(ValueError, match="split 0 of 'e' has an empty train or val set"):
         train_node_classifier(get_model("mlp", 2, 2), empty, epochs=2)
