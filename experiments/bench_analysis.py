@@ -95,7 +95,7 @@ def bench_ricci(args) -> dict:
 
     import numba
 
-    from gnnkit.analysis._curvature_numba import ollivier_ricci_kernel, two_hop_bitset
+    from gnnkit.analysis._curvature_numba import ollivier_ricci_kernel, one_hop_bitset, two_hop_bitset
     c0 = time.process_time()  # CPU time of all threads of this process
     t0 = time.perf_counter()
     if sel.size == m:
@@ -103,8 +103,9 @@ def bench_ricci(args) -> dict:
                                                return_exact=True)
         ours, exact = ours.numpy(), exact.numpy()
     else:  # subset: call the kernel on the chosen edges only (same code path as the public function)
-        r2 = two_hop_bitset(sg.indptr, sg.indices, (sg.num_nodes + 63) // 64)
-        ours, exact = ollivier_ricci_kernel(sg.indptr, sg.indices, sg.eu[sel], sg.ev[sel], args.alpha, r2, True,
+        nw = (sg.num_nodes + 63) // 64
+        r1, r2 = one_hop_bitset(sg.indptr, sg.indices, nw), two_hop_bitset(sg.indptr, sg.indices, nw)
+        ours, exact = ollivier_ricci_kernel(sg.indptr, sg.indices, sg.eu[sel], sg.ev[sel], args.alpha, r1, r2, True, True,
                                             np.iinfo(np.int64).max, 0.01, 1000,
                                             max(1, min(sel.size, 4 * numba.get_num_threads())))
     t_ours = time.perf_counter() - t0

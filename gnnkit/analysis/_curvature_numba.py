@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 _TOL = 1e-13
+_ONE = np.uint64(1)
+_K = 32    # dual groups of the bit-parallel ORC solver: psi in [-_OFF, _K - _OFF)
+_OFF = 16
 
 
 # ---------------------------------------------------------------------------- balanced Forman
@@ -103,7 +107,19 @@ def triangle_kernel(indptr, indices, eu, ev):
     return out
 
 
-# ---------------------------------------------------------------------------- 2-hop bitsets
+# ---------------------------------------------------------------------------- 1- and 2-hop bitsets
+@njit(cache=True, parallel=True)
+def one_hop_bitset(indptr, indices, nwords):
+    """Row a: bit b set iff a ~ b."""
+    n = indptr.shape[0] - 1
+    adj = np.zeros((n, nwords), np.uint64)
+    for a in prange(n):
+        for p in range(indptr[a], indptr[a + 1]):
+            b = indices[p]
+            adj[a, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return adj
+
+
 @njit(cache=True, parallel=True)
 def two_hop_bitset(indptr, indices, nwords):
     """Row a: bit b set iff dist(a, b) <= 2 (a itself included)."""
@@ -546,9 +562,469 @@ def _orc_edge(u, v, indptr, indices, alpha, r2, use_bits, exact_max, reg, max_it
     return 1.0 - w1, False
 
 
+@njit(cache=True, inline="always")
+def _red_word(r1, r2, a, gw, P, w, g1, g2, g3):
+    """Word w (global word gw) of the sinks j with C[a, j] - phi[a] - psi[j] == k, from the
+    1-hop (r1) and 2-hop (r2) bitsets; groups g* = -1: empty."""
+    x1 = r1[a, gw]
+    x2 = r2[a, gw]
+    r = np.uint64(0)
+    if g1 >= 0:
+        r |= x1 & P[g1, w]
+    if g2 >= 0:
+        r |= x2 & ~x1 & P[g2, w]
+    if g3 >= 0:
+        r |= ~x2 & P[g3, w]
+    return r
+
+
+@njit(cache=True, inline="always")
+def _group(c, ph, k, cntP):
+    g = c - ph - k + _OFF
+    if g < 0 or g >= _K or cntP[g] == 0:
+        return -1
+    return g
+
+
+@njit(cache=True, inline="always")
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@njit(cache=True, inline="always")
+def _add_flow(FT, FS, ns, j, i, d):
+    idx = j * ns + i
+    bit = _ONE << np.uint64(i & 63)
+    if FS[j, i >> 6] & bit:
+        FT[idx] += d
+    else:
+        FT[idx] = d
+        FS[j, i >> 6] |= bit
+
+
+@njit(cache=True)
+def _orc_exact_bitset(u, v, indptr, indices, alpha, r1, r2, exact_max, pos_tok, pos_idx, nodes, mu, loc,
+                      wpos, node2sink, tok, ints, flts, FS, P, vec, LVt, LVs):
+    """Exact W1 of the net-mass problem of edge (u, v) with bit-parallel scans.
+
+    Same primal-dual method as :func:`transport_int_costs`, but the cost matrix is never built:
+    C[a, b] = 1 if bit b of r1[a] (adjacency), else 2 if bit b of r2[a] (distance <= 2), else 3
+    (always reachable as a-u-v-b). Sinks keep their global bit positions and are grouped by
+    their dual value psi (bitsets P[psi + _OFF]), so the admissible sinks of a source
+    (C == phi + psi) are three word-wise ANDs per 64 sinks; Dinic's level sets are bitsets too.
+    The plan is a dense [nt, ns] array whose support is tracked in the bitsets FS.
+    Returns W1, -2.0 if ns * nt > exact_max (caller decides), -1.0 if the duals left the
+    bitset range (never seen; the caller then uses the dense solver).
+    """
+    srcn = ints[0]
+    lvl_s = ints[1]
+    lvl_t = ints[2]
+    ptr_s = ints[3]
+    ptr_t = ints[4]
+    phi = ints[5]
+    psi = ints[6]
+    deg_s = ints[7]
+    wl = ints[8]
+    queue = ints[9]
+    path = ints[10]
+    cntP = ints[11]
+    dstn = ints[12]
+    sw = ints[13]      # local word of sink j
+    s = flts[0]
+    t = flts[1]
+    rs = flts[2]
+    rt = flts[3]
+    Ut = vec[0]
+    Us = vec[1]
+    avail = vec[2]
+    du = indptr[u + 1] - indptr[u]
+    dv = indptr[v + 1] - indptr[v]
+    cnt = 0
+    for z in (u, v):
+        if pos_tok[z] != tok:
+            pos_tok[z] = tok
+            pos_idx[z] = cnt
+            nodes[cnt] = z
+            mu[cnt] = 0.0
+            cnt += 1
+    mu[pos_idx[u]] += alpha
+    mu[pos_idx[v]] -= alpha
+    for side in range(2):
+        a = u if side == 0 else v
+        da = du if side == 0 else dv
+        sign = 1.0 if side == 0 else -1.0
+        share = (1.0 - alpha) / da
+        for p in range(indptr[a], indptr[a + 1]):
+            z = indices[p]
+            if pos_tok[z] != tok:
+                pos_tok[z] = tok
+                pos_idx[z] = cnt
+                nodes[cnt] = z
+                mu[cnt] = 0.0
+                cnt += 1
+            mu[pos_idx[z]] += sign * share
+    ns = 0
+    nt = 0
+    ssum = 0.0
+    tsum = 0.0
+    for k in range(cnt):
+        if mu[k] > _TOL:
+            loc[k] = ns
+            srcn[ns] = nodes[k]
+            s[ns] = mu[k]
+            ssum += mu[k]
+            ns += 1
+        elif mu[k] < -_TOL:
+            loc[k] = -2 - nt
+            dstn[nt] = nodes[k]
+            t[nt] = -mu[k]
+            tsum -= mu[k]
+            nt += 1
+        else:
+            loc[k] = -1
+    if ns == 0 or nt == 0:
+        return 0.0
+    if ns * nt > exact_max:
+        return -2.0
+    FT = np.empty(ns * nt)  # flow i -> j at FT[j * ns + i], valid where FS has the bit
+    scale = ssum / tsum  # balance exactly (rounding) so that everything is routed
+    # sinks keep their global bit positions; only the words that hold a sink are scanned
+    nw = 0
+    for j in range(nt):
+        t[j] *= scale
+        b = dstn[j]
+        node2sink[b] = j
+        gw = b >> 6
+        if wpos[gw] < 0:
+            wpos[gw] = nw
+            wl[nw] = gw
+            nw += 1
+    for g in range(_K):
+        cntP[g] = 0
+        for w in range(nw):
+            P[g, w] = 0
+    for j in range(nt):
+        b = dstn[j]
+        psi[j] = 0
+        sw[j] = wpos[b >> 6]
+        P[_OFF, sw[j]] |= _ONE << np.uint64(b & 63)
+    cntP[_OFF] = nt
+    for w in range(nw):
+        wpos[wl[w]] = -1  # reset for the next edge (wl keeps the map)
+    Ws = (ns + 63) >> 6
+    # dual start: phi = row minimum of C (1 if the source has a neighbour among the sinks, ...)
+    for i in range(ns):
+        a = srcn[i]
+        c1 = 0
+        c2 = 0
+        for w in range(nw):
+            gw = wl[w]
+            c1 += _popcount(r1[a, gw] & P[_OFF, w])
+            c2 |= r2[a, gw] & P[_OFF, w]
+        deg_s[i] = c1
+        phi[i] = 1 if c1 > 0 else (2 if c2 != 0 else 3)
+    for j in range(nt):
+        for w in range(Ws):
+            FS[j, w] = 0
+    for i in range(ns):
+        rs[i] = s[i]
+    for j in range(nt):
+        rt[j] = t[j]
+    total = ssum
+    tol = _TOL * (1.0 + total)
+    remaining = total
+    # warm start: u -> v at cost 1 first (an exchange argument shows some optimal plan saturates it)
+    lu = loc[pos_idx[u]]
+    lv = loc[pos_idx[v]]
+    if lu >= 0 and lv <= -2:
+        j = -2 - lv
+        d = min(rs[lu], rt[j])
+        _add_flow(FT, FS, ns, j, lu, d)
+        rs[lu] -= d
+        rt[j] -= d
+        remaining -= d
+    # greedy on the admissible arcs, scarcest source first
+    key = np.empty(ns, np.int64)
+    for i in range(ns):
+        key[i] = phi[i] * (nt + 1) + deg_s[i]
+    order_s = np.argsort(key, kind="mergesort")
+    for w in range(nw):
+        avail[w] = 0
+    for j in range(nt):
+        if rt[j] > tol:
+            avail[sw[j]] |= _ONE << np.uint64(dstn[j] & 63)
+    for a_ in range(ns):
+        i = order_s[a_]
+        if rs[i] <= tol:
+            continue
+        a = srcn[i]
+        ph = phi[i]
+        g1 = _group(1, ph, 0, cntP)
+        g2 = _group(2, ph, 0, cntP)
+        g3 = _group(3, ph, 0, cntP)
+        for w in range(nw):
+            word = _red_word(r1, r2, a, wl[w], P, w, g1, g2, g3) & avail[w]
+            while word != 0:
+                j = node2sink[wl[w] * 64 + trailing_zeros(word)]
+                d = min(rs[i], rt[j])
+                _add_flow(FT, FS, ns, j, i, d)
+                rs[i] -= d
+                rt[j] -= d
+                remaining -= d
+                if rt[j] <= tol:
+                    avail[w] &= ~(_ONE << np.uint64(dstn[j] & 63))
+                if rs[i] <= tol:
+                    break
+                word &= word - _ONE
+            if rs[i] <= tol:
+                break
+    for _phase in range(10_000):
+        if remaining <= tol:
+            break
+        # ---- maximum flow on the admissible graph (Dinic)
+        found = -1
+        while True:
+            qh = 0
+            qt = 0
+            cnt_t = nt
+            for w in range(nw):
+                Ut[w] = 0
+            for j in range(nt):
+                lvl_t[j] = -1
+                Ut[sw[j]] |= _ONE << np.uint64(dstn[j] & 63)
+            for w in range(Ws):
+                Us[w] = 0
+                LVs[0, w] = 0
+            top_s = 0  # highest cleared row of LVs / LVt (level >> 1)
+            top_t = -1
+            for i in range(ns):
+                if rs[i] > tol:
+                    LVs[0, i >> 6] |= _ONE << np.uint64(i & 63)
+                    lvl_s[i] = 0
+                    queue[qt] = i
+                    qt += 1
+                else:
+                    lvl_s[i] = -1
+                    Us[i >> 6] |= _ONE << np.uint64(i & 63)
+            found = -1
+            while qh < qt:
+                x = queue[qh]
+                qh += 1
+                if x < ns:
+                    if cnt_t == 0:
+                        continue
+                    i = x
+                    li = lvl_s[i]
+                    if found >= 0 and li >= found:
+                        continue
+                    a = srcn[i]
+                    ph = phi[i]
+                    g1 = _group(1, ph, 0, cntP)
+                    g2 = _group(2, ph, 0, cntP)
+                    g3 = _group(3, ph, 0, cntP)
+                    for w in range(nw):
+                        if Ut[w] == 0:
+                            continue
+                        word = _red_word(r1, r2, a, wl[w], P, w, g1, g2, g3) & Ut[w]
+                        if word == 0:
+                            continue
+                        Ut[w] &= ~word
+                        row = (li + 1) >> 1
+                        if row > top_t:
+                            for w2 in range(nw):
+                                LVt[row, w2] = 0
+                            top_t = row
+                        LVt[row, w] |= word
+                        while word != 0:
+                            j = node2sink[wl[w] * 64 + trailing_zeros(word)]
+                            word &= word - _ONE
+                            lvl_t[j] = li + 1
+                            cnt_t -= 1
+                            if rt[j] > tol and found < 0:
+                                found = li + 1
+                            queue[qt] = ns + j
+                            qt += 1
+                else:
+                    j = x - ns
+                    lj = lvl_t[j]
+                    if found >= 0 and lj >= found:
+                        continue
+                    for w in range(Ws):
+                        word = FS[j, w] & Us[w]
+                        if word == 0:
+                            continue
+                        Us[w] &= ~word
+                        row = (lj + 1) >> 1
+                        if row > top_s:
+                            for w2 in range(Ws):
+                                LVs[row, w2] = 0
+                            top_s = row
+                        LVs[row, w] |= word
+                        while word != 0:
+                            i = w * 64 + trailing_zeros(word)
+                            word &= word - _ONE
+                            lvl_s[i] = lj + 1
+                            queue[qt] = i
+                            qt += 1
+            if found < 0:
+                break
+            # blocking flow by DFS along level-increasing arcs; current-arc pointers are bit
+            # positions in the (local word, bit) order of the scans
+            for i in range(ns):
+                ptr_s[i] = 0
+            for j in range(nt):
+                ptr_t[j] = 0
+            for i0 in range(ns):
+                while rs[i0] > tol and lvl_s[i0] == 0:
+                    depth = 0
+                    path[0] = i0
+                    reached = False
+                    while True:
+                        if depth % 2 == 0:  # at a source
+                            i = path[depth]
+                            li = lvl_s[i]
+                            nxt = -1
+                            pnext = nw * 64
+                            if li + 1 <= found and ((li + 1) >> 1) <= top_t:
+                                a = srcn[i]
+                                ph = phi[i]
+                                g1 = _group(1, ph, 0, cntP)
+                                g2 = _group(2, ph, 0, cntP)
+                                g3 = _group(3, ph, 0, cntP)
+                                pp = ptr_s[i]
+                                w = pp >> 6
+                                while w < nw:
+                                    row = (li + 1) >> 1
+                                    word = LVt[row, w]
+                                    if word != 0:
+                                        word &= _red_word(r1, r2, a, wl[w], P, w, g1, g2, g3)
+                                    if w == (pp >> 6):
+                                        word &= ~((_ONE << np.uint64(pp & 63)) - _ONE)
+                                    if word != 0:
+                                        bpos = trailing_zeros(word)
+                                        nxt = node2sink[wl[w] * 64 + bpos]
+                                        pnext = w * 64 + bpos
+                                        break
+                                    w += 1
+                            ptr_s[i] = pnext
+                            if nxt >= 0:
+                                path[depth + 1] = nxt
+                                depth += 1
+                            else:
+                                lvl_s[i] = -1  # dead end
+                                LVs[li >> 1, i >> 6] &= ~(_ONE << np.uint64(i & 63))
+                                if depth == 0:
+                                    break
+                                depth -= 1
+                                ptr_t[path[depth]] += 1
+                        else:  # at a sink
+                            j = path[depth]
+                            if rt[j] > tol:
+                                reached = True
+                                break
+                            lj = lvl_t[j]
+                            nxt = -1
+                            pp = ptr_t[j]
+                            w = pp >> 6 if ((lj + 1) >> 1) <= top_s else Ws
+                            while w < Ws:
+                                word = FS[j, w] & LVs[(lj + 1) >> 1, w]
+                                if w == (pp >> 6):
+                                    word &= ~((_ONE << np.uint64(pp & 63)) - _ONE)
+                                if word != 0:
+                                    nxt = w * 64 + trailing_zeros(word)
+                                    break
+                                w += 1
+                            if nxt >= 0:
+                                ptr_t[j] = nxt
+                                path[depth + 1] = nxt
+                                depth += 1
+                            else:
+                                ptr_t[j] = Ws * 64
+                                lvl_t[j] = -1
+                                LVt[lj >> 1, sw[j]] &= ~(_ONE << np.uint64(dstn[j] & 63))
+                                depth -= 1
+                                ptr_s[path[depth]] += 1
+                    if not reached:
+                        break
+                    delta = min(rs[path[0]], rt[path[depth]])
+                    for d_ in range(2, depth, 2):
+                        fb = FT[path[d_ - 1] * ns + path[d_]]
+                        if fb < delta:
+                            delta = fb
+                    for d_ in range(0, depth, 2):
+                        _add_flow(FT, FS, ns, path[d_ + 1], path[d_], delta)
+                    for d_ in range(2, depth, 2):
+                        jb = path[d_ - 1]
+                        ib = path[d_]
+                        FT[jb * ns + ib] -= delta
+                        if FT[jb * ns + ib] <= tol:
+                            FS[jb, ib >> 6] &= ~(_ONE << np.uint64(ib & 63))
+                    rs[path[0]] -= delta
+                    rt[path[depth]] -= delta
+                    remaining -= delta
+        if remaining <= tol:
+            break
+        # ---- dual step on the set reached by the last (failed) search: Ut = unreached sinks
+        delta = -1
+        for dd in range(1, 8):
+            hit = False
+            for i in range(ns):
+                if lvl_s[i] < 0:
+                    continue
+                a = srcn[i]
+                ph = phi[i]
+                g1 = _group(1, ph, dd, cntP)
+                g2 = _group(2, ph, dd, cntP)
+                g3 = _group(3, ph, dd, cntP)
+                if g1 < 0 and g2 < 0 and g3 < 0:
+                    continue
+                for w in range(nw):
+                    if _red_word(r1, r2, a, wl[w], P, w, g1, g2, g3) & Ut[w]:
+                        hit = True
+                        break
+                if hit:
+                    break
+            if hit:
+                delta = dd
+                break
+        if delta < 0:
+            break  # unbalanced input: nothing left to reach
+        for i in range(ns):
+            if lvl_s[i] >= 0:
+                phi[i] += delta
+        for j in range(nt):
+            if lvl_t[j] >= 0:
+                g = psi[j] + _OFF
+                bit = _ONE << np.uint64(dstn[j] & 63)
+                P[g, sw[j]] &= ~bit
+                cntP[g] -= 1
+                psi[j] -= delta
+                g = psi[j] + _OFF
+                if g < 0:
+                    return -1.0
+                P[g, sw[j]] |= bit
+                cntP[g] += 1
+    if remaining > tol:
+        return -1.0
+    cost = 0.0
+    for i in range(ns):
+        cost += phi[i] * s[i]
+    for j in range(nt):
+        cost += psi[j] * t[j]
+    return cost
+
+
+
+
 @njit(cache=True, parallel=True)
-def ollivier_ricci_kernel(indptr, indices, eu, ev, alpha, r2, use_bits, exact_max, reg, max_iter,
-                          nchunks):
+def ollivier_ricci_kernel(indptr, indices, eu, ev, alpha, r1, r2, use_bits, fast, exact_max, reg,
+                          max_iter, nchunks):
+    """Curvature of every edge; ``fast``: exact problems by :func:`_orc_exact_bitset` (needs the
+    1-hop bitset r1 and 2-hop bitset r2). Chunk c takes the edges c, c + nchunks, ... so that
+    the expensive edges of a hub are spread over all threads."""
     n = indptr.shape[0] - 1
     m = eu.shape[0]
     out = np.zeros(m)
@@ -558,20 +1034,44 @@ def ollivier_ricci_kernel(indptr, indices, eu, ev, alpha, r2, use_bits, exact_ma
         d = indptr[i + 1] - indptr[i]
         if d > maxdeg:
             maxdeg = d
+    D = maxdeg + 2
+    nwords = r1.shape[1] if fast else 1
     for c in prange(nchunks):
-        lo = c * m // nchunks
-        hi = (c + 1) * m // nchunks
         pos_tok = np.full(n, -1, np.int64)
         pos_idx = np.zeros(n, np.int64)
         adj_tok = np.full(n, -1, np.int64)
         hop_tok = np.full(n, -1, np.int64)
-        nodes = np.empty(2 * maxdeg + 2, np.int64)
-        mu = np.empty(2 * maxdeg + 2)
-        for e in range(lo, hi):
-            k, ex = _orc_edge(eu[e], ev[e], indptr, indices, alpha, r2, use_bits, exact_max, reg,
-                              max_iter, pos_tok, pos_idx, adj_tok, hop_tok, nodes, mu, e)
-            out[e] = k
-            exact[e] = ex
+        nodes = np.empty(2 * D, np.int64)
+        mu = np.empty(2 * D)
+        # scratch of the bit-parallel solver (tiny when it is not used)
+        Df = D if fast else 1
+        loc = np.empty(2 * Df, np.int64)
+        node2sink = np.zeros(n if fast else 1, np.int64)
+        wpos = np.full(nwords, -1, np.int64)
+        ints = np.empty((14, max(2 * Df + 2, _K)), np.int64)
+        flts = np.empty((4, Df))
+        FS = np.empty((Df, (Df + 63) >> 6), np.uint64)
+        P = np.empty((_K, nwords), np.uint64)
+        vec = np.empty((3, max(nwords, (Df + 63) >> 6)), np.uint64)
+        LVt = np.empty((Df + 2, nwords), np.uint64)
+        LVs = np.empty((Df + 2, (Df + 63) >> 6), np.uint64)
+        for e in range(c, m, nchunks):
+            u = eu[e]
+            v = ev[e]
+            w1 = -3.0
+            if fast:
+                # pos_tok tokens: 2e for this solver, 2e + 1 for the dense fallback below
+                w1 = _orc_exact_bitset(u, v, indptr, indices, alpha, r1, r2, exact_max, pos_tok, pos_idx,
+                                       nodes, mu, loc, wpos, node2sink, 2 * e, ints, flts, FS, P, vec,
+                                       LVt, LVs)
+            if w1 >= 0.0:
+                out[e] = 1.0 - w1
+                exact[e] = True
+            else:
+                k, ex = _orc_edge(u, v, indptr, indices, alpha, r2, use_bits, exact_max, reg,
+                                  max_iter, pos_tok, pos_idx, adj_tok, hop_tok, nodes, mu, 2 * e + 1)
+                out[e] = k
+                exact[e] = ex
     return out, exact
 
 
