@@ -46,11 +46,16 @@ TORCH_LIBRARY(gnnkit, m) {
   // returns CSR over (target, level) rows: (ptr int64 [T*L+1], node [nnz] int64, count int32 [nnz]).
   m.def("gbp_walk_matrix(Tensor rowptr, Tensor col, Tensor targets, int num_levels, int num_walks, "
         "int seed) -> (Tensor, Tensor, Tensor)");
-  // GBP bidirectional propagation of one column block x [N, B]: reverse push with threshold
-  // r_max * ||D^-r x_c||_1, then the walk correction; returns the estimate at targets [T, B] (f64).
-  m.def("gbp_propagate(Tensor rowptr, Tensor col, Tensor x, Tensor targets, Tensor weights, float r, "
-        "float r_max, Tensor s_ptr, Tensor s_node, Tensor s_count, int num_walks, "
-        "Tensor? t_rowptr=None, Tensor? t_col=None) -> Tensor");
+  // GBP reverse push of one column block x [N, B] (float32/64, unit column stride, any row stride):
+  // threshold r_max * ||D^-r x_c||_1, sparse frontiers.  Returns (direct [T, B] f64 = sum_l w_l
+  // H^(l)(targets), thr [B] f64, res_node: L+1 sorted int64 node lists, res_val: L+1 float32 [n_t, B]
+  // residues R_t left below the threshold; levels 0 and L are empty (R_0 is read from x).
+  m.def("gbp_push(Tensor rowptr, Tensor col, Tensor x, Tensor targets, Tensor weights, float r, "
+        "float r_max, Tensor? t_rowptr=None, Tensor? t_col=None) -> (Tensor, Tensor, Tensor[], Tensor[])");
+  // GBP walk correction at the targets [T, B] f64: sum_k sum_u S^(k)(s,u) sum_{t<=L-k} w_{t+k} R_t(u)
+  // from a walk matrix (gbp_walk_matrix for the same targets) and gbp_push's thr and residues.
+  m.def("gbp_correct(Tensor rowptr, Tensor x, Tensor targets, Tensor weights, float r, Tensor thr, "
+        "Tensor[] res_node, Tensor[] res_val, Tensor s_ptr, Tensor s_node, Tensor s_count, int num_walks) -> Tensor");
   // Paths for PathNN (csrc/cpu/paths_cpu.cpp; CPU only).  rowptr/col: the OUT-adjacency (grouped by
   // source).  mode: 'sp' (one shortest path per pair), 'sp+' (all shortest paths), 'ap' (all
   // simple paths).  count_paths -> int64 [N, max_len] exact counts (stops once the total exceeds

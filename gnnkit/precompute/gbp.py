@@ -39,25 +39,45 @@ Hoeffding's inequality, for any :math:`\delta \in (0, 1)`,
 high probability, in terms of :math:`r_{max}`, :math:`n_r` and :math:`L`; :func:`gbp_error_bound`
 returns the explicit Hoeffding radius above.)
 
-Design for scale:
+Design for scale (per column block of ``block_size`` columns; ``csrc/cpu/gbp_cpu.cpp``):
 
-* **Graph**: a :class:`gnnkit.Graph` or a memory-mapped :class:`~gnnkit.data.disk.DiskGraph`
-  (its arrays are wrapped zero-copy with ``torch.from_numpy``); walks read in-arcs (the CSR),
-  pushes read out-arcs (the transposed CSR, the CSR itself for undirected graphs).  Levels whose
-  frontier is large are run as a masked pull over the CSR (same sums, same order, so bitwise the
-  same result).
-* **Columns**: processed in blocks of ``block_size`` columns; a block holds two float64
-  residue buffers ``[N, block]`` and the float32 walk-correction buffer ``G [L, N, block]``
-  (memory :math:`\approx (16 + 4L) \cdot N \cdot` block bytes); inside a block the kernels run
-  in parallel over rows, columns and targets.
+* **Features** are read in place: a ``.npy`` memmap or a tensor is handed to the kernels as a
+  zero-copy float32/float64 column view; level 0 reads it once (thresholds, and the frontier only
+  if some value exceeds its threshold), and the walk correction reads :math:`R_0 = D^{-r}x` (below
+  the threshold) straight from it at the walk-visited nodes.  No float64 copy of the block.
+* **Push** (``gbp_push``): level by level over sparse frontiers (the nodes over the threshold,
+  sorted); a level touches only the out-arcs of its frontier, or, when those outnumber
+  :math:`E / B`, runs one masked pull over the in-arcs (same sums, same order, so the same result).
+  :math:`H^{(\ell)}` lives only on the touched nodes; what stays below the threshold is returned
+  as sorted sparse records :math:`R_t` (float32, :math:`t = 1..L-1`).  Memory: two int32
+  ``[N]`` maps plus O(touched nodes * block) per level, never ``[L, N, block]``.
+* **Walks** (``gbp_walk_matrix``): ``n_r`` walks of ``L`` steps per target along in-arcs, stored as
+  sorted (node, count) rows per (target, level) (O(nnz) memory, no ``[N]`` counters).  If the
+  bound ``12 L n_r`` bytes per target fits in ``walk_memory`` for all targets, the matrix is built
+  once and shared by all blocks; otherwise it is rebuilt per block, a chunk of targets at a time.
+* **Correction** (``gbp_correct``): :math:`\sum_k \sum_u S^{(k)}(s, u) \sum_{t \le L-k}
+  w_{t+k} R_t(u)` evaluated directly at the walk-matrix entries.
+* **Memory maps**: a graph or feature file larger than RAM headroom is used through its map; pages
+  of a map count in RSS while mapped, so with read-only maps (``DiskGraph(..., mmap_mode='r')``,
+  ``np.load(..., mmap_mode='r')``) the graph pages are handed back after each walk chunk and the
+  feature pages after each correction chunk (``release_pages``), and the two never add up.
 * **Output**: with ``out=path`` the result goes to a ``.npy`` memory map ``[len(targets), F]``
   (float32), filled block by block; ``path + '.state.json'`` lists the finished blocks, so an
   interrupted run resumes where it stopped, and several processes can fill disjoint
   ``columns=slice(...)`` of the same file (pass the same explicit ``seed`` to all of them).
 * **Randomness**: walk ``j`` of target ``s`` uses the stream keyed by ``(seed, s, j)``
   (``csrc/rng.h``), so the estimate is identical for any thread count, block size, column
-  slicing or process split.  The walks are shared by all columns (as in Algorithm 1), not drawn
-  per column: per-column walks would multiply the walk cost by F.
+  slicing, target chunking or process split.  The walks are shared by all columns (as in
+  Algorithm 1), not drawn per column: per-column walks would multiply the walk cost by F.
+
+Choosing ``r_max`` and ``n_r``: the threshold is relative to :math:`\lVert D^{-r}x\rVert_1`,
+which grows with N, and the push work is bounded by about :math:`L / r_{max}` pushes per column
+whatever N is; so what GBP's settings mean depends on :math:`r_{max} N`.  The paper's large-graph
+setting (Friendster, 65.6M nodes: ``r_max = 4e-8``, ``n_r = 10000``; ``friendster.sh`` of the
+official code) pushes from a small frontier; on a 1M-node graph the same ``4e-8`` pushes almost
+every node at levels 0 and 1 (an exact pass), and the setting with the same :math:`r_{max} N` is
+about ``2.6e-6``.  The walk term then carries the error: :func:`gbp_error_bound` gives its
+worst-case Hoeffding radius, which shrinks as :math:`1/\sqrt{n_r}`.
 
 Restrictions: the graph must be unweighted (``edge_weight`` is rejected); for directed graphs,
 :math:`d` is the in-degree and walks go against the arcs (the direction information flows in).
@@ -68,7 +88,9 @@ import contextlib
 import hashlib
 import json
 import math
+import mmap
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -105,38 +127,50 @@ def _features(graph, x):
 
 
 def _block(x, c0: int, c1: int) -> torch.Tensor:
-    """Columns [c0, c1) of x as a contiguous float64 tensor [N, c1 - c0].
+    """Columns [c0, c1) of x as a float32/float64 tensor view [N, c1 - c0] (no copy).
 
-    A file-backed memmap is read with plain ``readinto`` calls of ``_ROWS`` rows into one reused
-    buffer (no mapping: the pages of the row-major feature file neither stay resident nor cost
-    page faults).
+    A memory-mapped ``.npy`` is wrapped in place (``torch.from_numpy`` over the map): the kernels
+    read each needed value once, straight from the page cache, instead of copying the block into
+    a float64 buffer.  Other float dtypes (float16, ...) are converted to float32 (a copy).
     """
     if isinstance(x, torch.Tensor):
-        return x[:, c0:c1].to(torch.float64).contiguous()
-    n = x.shape[0]
-    out = np.empty((n, c1 - c0), dtype=np.float64)
-    fname = getattr(x, "filename", None)
-    if isinstance(x, np.memmap) and fname is not None and x.flags.c_contiguous:
-        row_bytes = x.dtype.itemsize * x.shape[1]
-        buf = np.empty((min(_ROWS, n), x.shape[1]), dtype=x.dtype)
-        with open(fname, "rb", buffering=0) as f:
-            f.seek(x.offset)
-            for a in range(0, n, _ROWS):
-                b = min(a + _ROWS, n)
-                view = memoryview(buf[:b - a]).cast("B")
-                got = 0
-                while got < view.nbytes:
-                    k = f.readinto(view[got:])
-                    if not k:
-                        raise ValueError(f"{fname}: file ends before row {a + got // row_bytes} of {n}")
-                    got += k
-                out[a:b] = buf[:b - a, c0:c1]
-    else:
-        out[:] = x[:, c0:c1]
-    return torch.from_numpy(out)
+        v = x[:, c0:c1]
+        return v if v.dtype in (torch.float32, torch.float64) else v.to(torch.float32)
+    v = x[:, c0:c1]
+    if v.dtype not in (np.float32, np.float64) or not v.dtype.isnative:
+        v = np.ascontiguousarray(v, dtype=np.float32)
+    with warnings.catch_warnings():  # read-only maps: torch warns about writability; never written
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(v)
 
 
-_ROWS = 1 << 16
+def _maps(*arrays) -> list:
+    """The ``mmap`` objects behind read-only ``np.memmap`` arrays (mode ``'r'``).
+
+    Pages of a file mapping count in the process's RSS while mapped.  Between phases GBP hands the
+    pages of these maps back (``MADV_DONTNEED``; the data stays in the page cache and is faulted
+    in again on the next access), so that a walk phase over a graph larger than RAM headroom and a
+    correction phase over a large feature file never hold both at once.  Only read-only maps
+    qualify: dropping pages of a copy-on-write map would lose in-memory writes.
+    """
+    out = []
+    for a in arrays:
+        m = getattr(a, "_mmap", None)
+        if isinstance(a, np.memmap) and m is not None and getattr(a, "mode", None) == "r" and \
+                hasattr(m, "madvise") and all(m is not o for o in out):
+            out.append(m)
+    return out
+
+
+def _release(maps) -> None:
+    for m in maps:
+        try:
+            m.madvise(mmap.MADV_DONTNEED)
+        except (AttributeError, OSError, ValueError):  # not Linux, or closed: nothing to hand back
+            pass
+
+
+_RELEASE_BYTES = 2 * 2**30
 
 
 def _targets(targets, n: int) -> torch.Tensor:
@@ -274,7 +308,8 @@ def _mark_done(out: Path, block) -> None:
 def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float = 0.5, weights="ppr",
                    alpha: float = 0.1, t: float = 5.0, r_max: float = 1e-4, num_walks: int = 1000,
                    seed: int | None = None, generator: torch.Generator | None = None, columns=None,
-                   out=None, block_size: int = 16, resume: bool = True, progress: bool = False):
+                   out=None, block_size: int = 16, resume: bool = True, progress: bool = False,
+                   walk_memory: int = 2**30, release_pages: bool | None = None):
     r"""Estimate :math:`P = \sum_{\ell=0}^{L} w_\ell T^\ell X` at ``targets`` by GBP's
     bidirectional propagation (see the module docstring for the algorithm and the error bound).
 
@@ -302,6 +337,13 @@ def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float
         block_size (int): columns per block (default: ``16``); the unit of progress and resume.
         resume (bool): reuse ``out`` and skip the blocks its state file lists (default: ``True``).
         progress (bool): tqdm progress bar over the column blocks (default: ``False``).
+        walk_memory (int): bytes allowed for the walk matrix (bounded by 12 L n_r bytes per
+            target, default: 1 GiB).  If all targets fit, the matrix is built once for every
+            block; else it is rebuilt per block in chunks of targets (same result).
+        release_pages (bool, optional): hand the pages of read-only memory maps (a DiskGraph
+            opened with ``mmap_mode='r'``, a ``.npy`` feature map) back to the page cache between
+            the walk and correction phases, so that the graph and the features are never both
+            resident in this process (see :func:`_maps`).  Default: when those maps exceed 2 GiB.
 
     Returns:
         ``np.memmap [len(targets), F]`` when ``out`` is given, else a float32 tensor
@@ -330,6 +372,8 @@ def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float
         raise ValueError(f"gbp_precompute: r_max must be a finite number >= 0, got {r_max!r}")
     if isinstance(num_walks, bool) or not isinstance(num_walks, int) or num_walks < 0:
         raise ValueError(f"gbp_precompute: num_walks must be an int >= 0, got {num_walks!r}")
+    if isinstance(walk_memory, bool) or not isinstance(walk_memory, int) or walk_memory < 1:
+        raise ValueError(f"gbp_precompute: walk_memory must be a positive int (bytes), got {walk_memory!r}")
     if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
         raise ValueError(f"gbp_precompute: block_size must be a positive int, got {block_size!r}")
     w = gbp_weights(weights, num_levels, alpha=alpha, t=t)
@@ -372,9 +416,26 @@ def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float
 
     C = ops()
     if todo:
-        s_ptr, s_node, s_cnt = C.gbp_walk_matrix(g.indptr, g.indices, tgt, int(num_levels), int(num_walks),
-                                                 int(seed))
         t_rowptr, t_col = _push_csr(g)
+        L, T = int(num_levels), int(tgt.numel())
+        use_walks = num_walks > 0 and L > 0 and T > 0
+        # Walk-matrix rows of `chunk` targets at a time: at most L * n_r entries of 12 bytes each
+        # per target.  If all targets fit in walk_memory the matrix is built once and shared by
+        # every block; otherwise each block rebuilds it chunk by chunk (the same walks: streams are
+        # keyed by (seed, target, walk), so the result does not depend on the chunking).
+        per_target = 12 * max(L, 1) * max(int(num_walks), 1) + 8 * max(L, 1)
+        chunk = max(1, int(walk_memory) // per_target)
+        graph_maps = _maps(*(getattr(graph, k, None) for k in ("indptr", "indices", "t_indptr", "t_indices")))
+        feat_maps = _maps(feats)
+        if release_pages is None:
+            release_pages = sum(len(m) for m in graph_maps + feat_maps) > _RELEASE_BYTES
+        if not release_pages:
+            graph_maps, feat_maps = [], []
+        shared = None
+        if use_walks and T <= chunk:
+            shared = C.gbp_walk_matrix(g.indptr, g.indices, tgt, L, int(num_walks), int(seed))
+            _release(graph_maps)
+        d_pos = (g.indptr[tgt + 1] - g.indptr[tgt]).clamp(min=1).to(torch.float64).pow(float(r)).unsqueeze(1)
         it = todo
         if progress:
             from tqdm.auto import tqdm
@@ -382,8 +443,20 @@ def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float
             it = tqdm(todo, desc="GBP column blocks", unit="block")
         for (b0, b1) in it:
             xb = _block(feats, b0, b1)
-            est = C.gbp_propagate(g.indptr, g.indices, xb, tgt, w, float(r), float(r_max), s_ptr, s_node, s_cnt,
-                                  int(num_walks), t_rowptr, t_col)
+            direct, thr, res_node, res_val = C.gbp_push(g.indptr, g.indices, xb, tgt, w, float(r), float(r_max),
+                                                        t_rowptr, t_col)
+            _release(feat_maps + graph_maps)
+            if use_walks:
+                for a in range(0, T, chunk):
+                    tc = tgt[a:a + chunk]
+                    S = shared if shared is not None else C.gbp_walk_matrix(g.indptr, g.indices, tc, L,
+                                                                             int(num_walks), int(seed))
+                    _release(graph_maps)
+                    direct[a:a + chunk] += C.gbp_correct(g.indptr, xb, tc, w, float(r), thr, res_node, res_val,
+                                                         *S, int(num_walks))
+                    del S
+                    _release(feat_maps)
+            est = direct * d_pos  # P(s) = d_s^r * (exact part + walk correction)
             if out_path is not None:
                 mm[:, b0:b1] = est.numpy().astype(np.float32)
                 mm.flush()

@@ -53,14 +53,15 @@ def brute_bf(n, edges):
     return out
 
 
-def brute_orc(n, edges, alpha):
-    """1 - W1(m_i, m_j) with the full transport LP (scipy HiGHS) on the full measures."""
+def brute_orc(n, edges, alpha, only=None):
+    """1 - W1(m_i, m_j) with the full transport LP (scipy HiGHS) on the full measures
+    (for the edges ``only``, default all)."""
     a = np.zeros((n, n))
     for u, v in edges:
         a[u, v] = a[v, u] = 1
     dist = csgraph.shortest_path(a, unweighted=True)
     out = {}
-    for u, v in edges:
+    for u, v in (edges if only is None else only):
         def meas(x):
             m = np.zeros(n)
             m[x] = alpha
@@ -170,6 +171,39 @@ def test_orc_random_against_linprog(seed):
     # rounded Sinkhorn plan: feasible, so W1 is over-estimated (kappa under-estimated), by < reg*log(mn)
     assert np.all(sk.numpy() <= refv + 1e-9)
     assert np.all(refv - sk.numpy() <= 0.01 * math.log(n * n) + 1e-6)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 0.8])
+def test_orc_trees_and_degree_one(alpha):
+    # double star: u = 0 with 3 leaves, v = 1 with 5 leaves; plus a pendant path (degree-1 nodes)
+    edges = [(0, 1)] + [(0, 2 + k) for k in range(3)] + [(1, 5 + k) for k in range(5)] + [(9, 10), (10, 11)]
+    got = per_edge(ollivier_ricci_curvature, und(edges), alpha=alpha)
+    if alpha == 0.0:  # Jost & Liu (2014), Thm. 3: on a tree edge kappa = -2 (1 - 1/d_u - 1/d_v)_+
+        assert got[(0, 1)] == pytest.approx(-2 * (1 - 1 / 4 - 1 / 6), abs=1e-12)
+        assert got[(9, 10)] == pytest.approx(0.0, abs=1e-12)  # degrees 1 and 2
+    ref = brute_orc(12, edges, alpha)
+    for e, v in ref.items():
+        assert got[e] == pytest.approx(v, abs=1e-9), e
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_orc_bitset_solver_matches_dense_solver(seed):
+    # several 64-bit words of sinks, hubs (dense neighbourhoods), leaves, triangles: the
+    # bit-parallel solver (default) and the dense cost-matrix solver must agree to rounding
+    rng = np.random.default_rng(seed)
+    n = 180
+    edges = set(tuple(sorted(e)) for e in rng.integers(0, n, (700, 2)).tolist() if e[0] != e[1])
+    edges |= {(0, k) for k in range(1, n, 2)} | {(1, k) for k in range(2, n, 3)}  # two hubs
+    g = und(sorted(edges), n=n)
+    for alpha in (0.5, 0.1):
+        fast = ollivier_ricci_curvature(g, alpha=alpha, method="exact", per_edge=True)
+        dense = ollivier_ricci_curvature(g, alpha=alpha, method="exact", per_edge=True, max_bitset_bytes=0)
+        assert torch.allclose(fast, dense, atol=1e-10, rtol=0)
+    sub = [e for e in sorted(edges) if 0 in e][:6] + [e for e in sorted(edges) if 0 not in e][:6]
+    ref = brute_orc(n, sorted(edges), 0.5, only=sub)
+    got = per_edge(ollivier_ricci_curvature, g)
+    for e in sub:
+        assert got[e] == pytest.approx(ref[e], abs=1e-9), e
 
 
 def test_orc_auto_switches_to_sinkhorn():

@@ -267,3 +267,61 @@ def test_direct_and_folded_walk_corrections_agree():
     torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
     ref = propagate_exact(g, x, 4, 0.5, targets=few)
     assert (a.double() - ref).abs().max() > 1e-6  # the walks were used (r_max left residue)
+
+
+def test_target_chunks_and_page_release_do_not_change_the_result(tmp_path):
+    # walk_memory=1 builds the walk matrix one target at a time, per block; release_pages=True
+    # hands the pages of read-only maps back between phases: same streams, same sums, same bits.
+    from gnnkit.data.disk import DiskGraph, save_graph
+
+    g = _graph(n=400, e=2400, seed=14)
+    x = _x(400, 10, seed=14).float()
+    tg = torch.arange(0, 400, 3)
+    kw = dict(num_levels=4, r_max=2e-3, num_walks=60, seed=8, block_size=4)
+    a = gbp_precompute(g, x, tg, **kw)
+    b = gbp_precompute(g, x, tg, walk_memory=1, **kw)
+    assert torch.equal(a, b)
+    save_graph(tmp_path / "dg", g)
+    np.save(tmp_path / "x.npy", x.numpy())
+    dg = DiskGraph(tmp_path / "dg", mmap_mode="r")
+    xm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    c = gbp_precompute(dg, xm, tg, walk_memory=5000, release_pages=True, **kw)
+    assert torch.equal(a, c)
+
+
+def test_float16_and_strided_features():
+    g = _graph(n=200, e=900, seed=15)
+    x = _x(200, 6, seed=15).half()
+    tg = torch.arange(0, 200, 4)
+    kw = dict(num_levels=3, r_max=0.0, num_walks=5, seed=1)
+    est = gbp_precompute(g, x, tg, **kw)
+    ref = propagate_exact(g, x.double(), 3, 0.5, targets=tg)
+    torch.testing.assert_close(est.double(), ref, atol=1e-5, rtol=1e-5)
+    wide = torch.cat([x.float(), torch.randn(200, 3)], 1)  # columns 0..5 of a wider array
+    est2 = gbp_precompute(g, wide, tg, columns=slice(0, 6), **kw)
+    torch.testing.assert_close(est2, est, atol=0, rtol=0)
+
+
+def test_kernel_argument_checks():
+    from gnnkit.ops._library import ops
+
+    g = _graph(n=30, e=100)
+    x = _x(30, 2)
+    w = gbp_weights("ppr", 2)
+    tg = torch.tensor([0, 1])
+    d, thr, rn, rv = ops().gbp_push(g.indptr, g.indices, x, tg, w, 0.5, 1e-2)
+    S = ops().gbp_walk_matrix(g.indptr, g.indices, tg, 2, 10, 0)
+    with pytest.raises(ValueError, match="residue levels"):
+        ops().gbp_correct(g.indptr, x, tg, w, 0.5, thr, rn[:-1], rv[:-1], *S, 10)
+    with pytest.raises(ValueError, match="thr"):
+        ops().gbp_correct(g.indptr, x, tg, w, 0.5, thr[:1], rn, rv, *S, 10)
+    with pytest.raises(ValueError, match="s_ptr"):
+        ops().gbp_correct(g.indptr, x, tg[:1], w, 0.5, thr, rn, rv, *S, 10)
+    bad = [t.clone() for t in rn]
+    bad[1] = torch.tensor([5, 3])
+    badv = [t.clone() for t in rv]
+    badv[1] = torch.zeros(2, 2)
+    with pytest.raises(ValueError, match="sorted"):
+        ops().gbp_correct(g.indptr, x, tg, w, 0.5, thr, bad, badv, *S, 10)
+    with pytest.raises(ValueError, match="walk_memory"):
+        gbp_precompute(g, x, None, walk_memory=0, seed=0)
