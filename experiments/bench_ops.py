@@ -37,6 +37,8 @@ def parse():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", nargs="*", default=[], help="implementations to skip (e.g. pyg_scatter)")
+    p.add_argument("--ops", nargs="*", default=["spmm", "gat"], choices=["spmm", "gat"],
+                   help="op families to benchmark (default: both); e.g. --ops spmm while iterating")
     p.add_argument("--no-memory", action="store_true", help="skip the per-implementation memory runs")
     p.add_argument("--mem-only", default=None, help=argparse.SUPPRESS)  # internal: one subprocess run
     return p.parse_args()
@@ -201,7 +203,7 @@ def main():
     x = torch.randn(a.nodes, a.feat, requires_grad=True)
     res = {"nodes": a.nodes, "edges": g.num_edges, "feat": a.feat, "threads": a.threads,
            "triad_gbps": round(bw, 2), "ms": {}}
-    for name, fn in spmm_impls(g, ei, a).items():
+    for name, fn in (spmm_impls(g, ei, a).items() if "spmm" in a.ops else ()):
         with torch.no_grad():
             fwd = time_fn(fn, x.detach(), a.repeat, backward=False)
         fb = time_fn(fn, x, a.repeat, backward=True)
@@ -210,17 +212,19 @@ def main():
     ms = res["ms"]
     E, N, F = g.num_edges, a.nodes, a.feat
     gb = (E * (4 + 4 * F) + N * 4 * F) / 1e9
-    spmm = {"gbps": round(gb / (ms["gnnkit"]["forward"] / 1e3), 2)}
-    spmm["bandwidth_fraction"] = round(spmm["gbps"] / bw, 3)
-    for peer, key in (("pyg", "speedup_vs_pyg"), ("pyg_scatter", "speedup_vs_pyg_scatter"),
-                      ("torch_sparse_csr", "speedup_vs_torch_sparse"), ("torch_sparse", "speedup_vs_torch_sparse_pkg")):
-        if peer in ms:
-            spmm[key] = round(ms[peer]["forward_backward"] / ms["gnnkit"]["forward_backward"], 2)
-            spmm[key + "_forward"] = round(ms[peer]["forward"] / ms["gnnkit"]["forward"], 2)
-    res["spmm_sum"] = spmm
+    if "gnnkit" in ms:
+        spmm = {"gbps": round(gb / (ms["gnnkit"]["forward"] / 1e3), 2)}
+        spmm["bandwidth_fraction"] = round(spmm["gbps"] / bw, 3)
+        for peer, key in (("pyg", "speedup_vs_pyg"), ("pyg_scatter", "speedup_vs_pyg_scatter"),
+                          ("torch_sparse_csr", "speedup_vs_torch_sparse"),
+                          ("torch_sparse", "speedup_vs_torch_sparse_pkg")):
+            if peer in ms:
+                spmm[key] = round(ms[peer]["forward_backward"] / ms["gnnkit"]["forward_backward"], 2)
+                spmm[key + "_forward"] = round(ms[peer]["forward"] / ms["gnnkit"]["forward"], 2)
+        res["spmm_sum"] = spmm
 
     xg = torch.randn(a.nodes, a.feat, requires_grad=True)
-    for name, fn in gat_impls(g, ei, a).items():
+    for name, fn in (gat_impls(g, ei, a).items() if "gat" in a.ops else ()):
         with torch.no_grad():
             fwd = time_fn(fn, xg.detach(), a.repeat, backward=False)
         fb = time_fn(fn, xg, a.repeat, backward=True)
@@ -233,7 +237,7 @@ def main():
     if not a.no_memory:
         mem = {}
         for kind, names in (("spmm", ["gnnkit", "pyg"]), ("gat", ["gnnkit_gat", "pyg_gat"])):
-            for name in names:
+            for name in names if kind in a.ops else ():
                 if name in ms:
                     mem[name] = measure_memory(a, kind, name)
                     print(f"memory {name}: {mem[name]}", flush=True)

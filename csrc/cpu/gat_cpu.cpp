@@ -21,6 +21,7 @@
 
 #include "checks.h"
 #include "parallel.h"
+#include "cpu/huge_pages.h"
 #include "cpu/vec.h"
 
 namespace gnnkit {
@@ -65,7 +66,8 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cpu(
   auto as = as_in.contiguous();
   auto ad = ad_in.contiguous();
   const int64_t N = S.N, Ns = S.Ns, E = S.E, H = S.H, D = S.D, F = H * D;
-  auto out = at::zeros({N, H, D}, x.options());
+  auto out = at::empty({N, H, D}, x.options());  // every row is written below (empty rows: 0)
+  advise_huge_pages(out);
   auto lse = at::zeros({N, H}, x.options().dtype(at::toOpMathType(x.scalar_type())));
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const float p = static_cast<float>(p_d);
@@ -84,7 +86,11 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cpu(
         for (int64_t i = r0; i < r1; ++i) {
           const int64_t lo = rp[i], hi = rp[i + 1];
           if (lo < 0 || hi < lo || hi > E) bad_row(i, lo, hi, E);
-          if (lo == hi) continue;
+          if (lo == hi) {
+            std::fill(op + i * F, op + (i + 1) * F, scalar_t(0));
+            for (int64_t h = 0; h < H; ++h) lp[i * H + h] = acc_t(0);
+            continue;
+          }
           std::fill(mx.begin(), mx.end(), -std::numeric_limits<acc_t>::infinity());
           std::fill(sum.begin(), sum.end(), acc_t(0));
           std::fill(acc.begin(), acc.end(), acc_t(0));
@@ -153,6 +159,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cpu(
   auto lse = lse_in.contiguous().to(at::toOpMathType(x.scalar_type()));
   // every row of each gradient is written exactly once below
   auto gx = at::empty_like(x);
+  advise_huge_pages(gx);
   auto gas = at::empty_like(as);
   auto gad = at::empty_like(ad);
   const int64_t* rp = rowptr.data_ptr<int64_t>();

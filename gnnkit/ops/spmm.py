@@ -36,6 +36,14 @@ def spmm(graph, x: torch.Tensor, reduce: str = "sum", edge_weight: torch.Tensor 
     Shapes:
         ``x [N_src, F] -> [N, F]``; ``x [N_src, H, D] -> [N, H, D]``.
 
+    Note:
+        On x86-64 the CPU ``sum``/``mean`` kernel runs an AVX-512, AVX2 or baseline (SSE2)
+        build of its gather loop, the best the CPU supports (chosen at run time).  All three give
+        bitwise identical results (no FMA contraction; each output element is summed in CSR
+        order), for any thread count.  The environment variable ``GNNKIT_SPMM_ISA`` =
+        ``auto`` (default) | ``generic`` | ``avx2`` | ``avx512`` pins the variant, e.g. to compare
+        them; asking for one the CPU lacks raises ``ValueError``.
+
     Example:
         >>> import torch, gnnkit
         >>> g = gnnkit.Graph.from_edge_index(torch.tensor([[0, 1, 2], [2, 2, 0]]), num_nodes=3)

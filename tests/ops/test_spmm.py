@@ -89,3 +89,112 @@ def test_spmm_non_contiguous_input():
     g = gnnkit.Graph.from_edge_index(random_edge_index(20, 60, seed=6), num_nodes=20)
     x = torch.randn(8, 20).t()  # non-contiguous view
     torch.testing.assert_close(spmm(g, x), spmm_reference(g, x))
+
+
+# ----------------------------------------------------------------------------- ISA variants
+# The CPU sum/mean kernel has baseline / AVX2 / AVX-512 builds (GNNKIT_SPMM_ISA pins one); they
+# must agree bitwise with each other, and with themselves across thread counts.
+ISAS = ["generic", "avx2", "avx512"]
+
+
+def _isa_supported(isa):
+    g = gnnkit.Graph.from_edge_index(torch.tensor([[0], [0]]), num_nodes=1)
+    import os
+
+    old = os.environ.get("GNNKIT_SPMM_ISA")
+    os.environ["GNNKIT_SPMM_ISA"] = isa
+    try:
+        spmm(g, torch.ones(1, 1))
+        return True
+    except ValueError as e:
+        assert "supports at most" in str(e)
+        return False
+    finally:
+        if old is None:
+            del os.environ["GNNKIT_SPMM_ISA"]
+        else:
+            os.environ["GNNKIT_SPMM_ISA"] = old
+
+
+SUPPORTED_ISAS = [i for i in ISAS if _isa_supported(i)]
+
+
+def _run_isa(monkeypatch, isa, fn):
+    monkeypatch.setenv("GNNKIT_SPMM_ISA", isa)
+    try:
+        return fn()
+    finally:
+        monkeypatch.delenv("GNNKIT_SPMM_ISA")
+
+
+@pytest.mark.parametrize("dtype,index_dtype", product([torch.float32, torch.float64, torch.bfloat16],
+                                                      [torch.int32, torch.int64]), ids=str)
+def test_spmm_isa_variants_bitwise(monkeypatch, dtype, index_dtype):
+    g = gnnkit.Graph.from_edge_index(random_edge_index(300, 3000, seed=7), num_nodes=300,
+                                     index_dtype=index_dtype)
+    torch.manual_seed(0)
+    w = torch.rand(g.num_edges, dtype=dtype)
+    cases = [(F, reduce, ew) for F in (1, 5, 33, 128) for reduce in ("sum", "mean") for ew in (None, w)]
+    for F, reduce, ew in cases:
+        x = torch.randn(300, F, dtype=dtype)
+        outs = [_run_isa(monkeypatch, isa, lambda: spmm(g, x, reduce, edge_weight=ew)) for isa in SUPPORTED_ISAS]
+        assert all(torch.equal(outs[0], o) for o in outs[1:]), (F, reduce, ew is None)
+        torch.testing.assert_close(outs[0], spmm_reference(g, x, reduce, edge_weight=ew), **_tol(dtype))
+
+
+def test_spmm_isa_variants_bitwise_multihead_and_grad(monkeypatch):
+    g = gnnkit.Graph.from_edge_index(random_edge_index(200, 2500, seed=8), num_nodes=200)
+    torch.manual_seed(1)
+    x = torch.randn(200, 4, 6)
+    w = torch.rand(g.num_edges, 4)
+    for ew in (None, w):  # unweighted heads are aggregated as one [N, H*D] matrix
+        outs, grads = [], []
+        for isa in SUPPORTED_ISAS:
+            xr = x.clone().requires_grad_()
+            out = _run_isa(monkeypatch, isa, lambda: spmm(g, xr, "mean", edge_weight=ew))
+            _run_isa(monkeypatch, isa, lambda: out.backward(torch.ones_like(out)))
+            outs.append(out.detach())
+            grads.append(xr.grad)
+        assert all(torch.equal(outs[0], o) for o in outs[1:])
+        assert all(torch.equal(grads[0], gr) for gr in grads[1:])
+        torch.testing.assert_close(outs[0], spmm_reference(g, x, "mean", edge_weight=ew))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_spmm_isa_thread_count_invariance(monkeypatch, isa):
+    if isa not in SUPPORTED_ISAS:
+        pytest.skip(f"CPU lacks {isa}")
+    g = gnnkit.Graph.from_edge_index(random_edge_index(3000, 60000, seed=9), num_nodes=3000)
+    x = torch.randn(3000, 128)
+    prev = torch.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            outs.append(_run_isa(monkeypatch, isa, lambda: spmm(g, x, "sum")))
+    finally:
+        torch.set_num_threads(prev)
+    assert torch.equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_spmm_isa_gradcheck(monkeypatch, isa):
+    if isa not in SUPPORTED_ISAS:
+        pytest.skip(f"CPU lacks {isa}")
+    g = gnnkit.Graph.from_edge_index(random_edge_index(12, 40, seed=3), num_nodes=12)
+    x = torch.randn(12, 19, dtype=torch.float64, requires_grad=True)
+    w = (torch.rand(g.num_edges, dtype=torch.float64) + 0.5).requires_grad_()
+    monkeypatch.setenv("GNNKIT_SPMM_ISA", isa)
+    for reduce in ("sum", "mean"):
+        assert torch.autograd.gradcheck(lambda x, w: spmm(g, x, reduce, edge_weight=w), (x, w))
+
+
+def test_spmm_isa_bad_env(monkeypatch):
+    g = gnnkit.Graph.from_edge_index(torch.tensor([[0], [0]]), num_nodes=1)
+    monkeypatch.setenv("GNNKIT_SPMM_ISA", "sse9")
+    with pytest.raises(ValueError, match="GNNKIT_SPMM_ISA must be 'auto', 'generic', 'avx2' or 'avx512', got 'sse9'"):
+        spmm(g, torch.ones(1, 3))
+    if "avx512" not in SUPPORTED_ISAS:
+        monkeypatch.setenv("GNNKIT_SPMM_ISA", "avx512")
+        with pytest.raises(ValueError, match="supports at most"):
+            spmm(g, torch.ones(1, 3))
