@@ -459,13 +459,13 @@ def sinkhorn_cost(C, s, t, reg, max_iter, stop):
 
 # ---------------------------------------------------------------------------- Ollivier-Ricci
 @njit(cache=True)
-def _orc_problem(u, v, indptr, indices, alpha, r2, use_bits, pos_tok, pos_idx, adj_tok, hop_tok,
-                 nodes, mu, tok):
-    """Net-mass transport problem of edge (u, v): (src nodes, dst nodes, supply, demand, C)."""
+def _net_mass(u, v, indptr, indices, alpha, pos_tok, pos_idx, nodes, mu, tok):
+    """Net mass mu = m_u - m_v of the lazy walks (m_x = alpha at x, (1 - alpha) / d_x on each
+    neighbour) on the local support N[u] u N[v]: fills ``nodes[:cnt]``/``mu[:cnt]`` (``pos_idx``
+    maps a node to its slot where ``pos_tok == tok``) and returns ``cnt``."""
     du = indptr[u + 1] - indptr[u]
     dv = indptr[v + 1] - indptr[v]
     cnt = 0
-    # local support N[u] u N[v] with net mass mu = m_u - m_v
     for z in (u, v):
         if pos_tok[z] != tok:
             pos_tok[z] = tok
@@ -489,6 +489,14 @@ def _orc_problem(u, v, indptr, indices, alpha, r2, use_bits, pos_tok, pos_idx, a
                 mu[cnt] = 0.0
                 cnt += 1
             mu[pos_idx[z]] += sign * share
+    return cnt
+
+
+@njit(cache=True)
+def _orc_problem(u, v, indptr, indices, alpha, r2, use_bits, pos_tok, pos_idx, adj_tok, hop_tok,
+                 nodes, mu, tok):
+    """Net-mass transport problem of edge (u, v): (src nodes, dst nodes, supply, demand, C)."""
+    cnt = _net_mass(u, v, indptr, indices, alpha, pos_tok, pos_idx, nodes, mu, tok)
     ns = 0
     nt = 0
     for k in range(cnt):
@@ -640,32 +648,7 @@ def _orc_exact_bitset(u, v, indptr, indices, alpha, r1, r2, exact_max, pos_tok, 
     Ut = vec[0]
     Us = vec[1]
     avail = vec[2]
-    du = indptr[u + 1] - indptr[u]
-    dv = indptr[v + 1] - indptr[v]
-    cnt = 0
-    for z in (u, v):
-        if pos_tok[z] != tok:
-            pos_tok[z] = tok
-            pos_idx[z] = cnt
-            nodes[cnt] = z
-            mu[cnt] = 0.0
-            cnt += 1
-    mu[pos_idx[u]] += alpha
-    mu[pos_idx[v]] -= alpha
-    for side in range(2):
-        a = u if side == 0 else v
-        da = du if side == 0 else dv
-        sign = 1.0 if side == 0 else -1.0
-        share = (1.0 - alpha) / da
-        for p in range(indptr[a], indptr[a + 1]):
-            z = indices[p]
-            if pos_tok[z] != tok:
-                pos_tok[z] = tok
-                pos_idx[z] = cnt
-                nodes[cnt] = z
-                mu[cnt] = 0.0
-                cnt += 1
-            mu[pos_idx[z]] += sign * share
+    cnt = _net_mass(u, v, indptr, indices, alpha, pos_tok, pos_idx, nodes, mu, tok)
     ns = 0
     nt = 0
     ssum = 0.0
