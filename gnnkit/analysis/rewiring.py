@@ -228,7 +228,7 @@ def sdrf(graph, *, max_iterations: int = 50, tau: float = 1.0, c_plus: float | N
 
 
 def borf(graph, *, num_iterations: int = 1, batch_add: int = 4, batch_remove: int = 2,
-         alpha: float = 0.5) -> RewireResult:
+         alpha: float = 0.5, keep_nodes_connected: bool = False) -> RewireResult:
     r"""Batch Ollivier–Ricci Flow (BORF) rewiring.
 
     `Nguyen et al. (2023), "Revisiting Over-smoothing and Over-squashing Using Ollivier-Ricci
@@ -249,12 +249,19 @@ def borf(graph, *, num_iterations: int = 1, batch_add: int = 4, batch_remove: in
     measures stays in place, which leaves :math:`W_1` unchanged); where several plans are optimal
     the solver's is used. Ties are broken by edge order.
 
+    The most positively curved edges are often those of degree-1 nodes (a leaf's edge has
+    :math:`\kappa > 0`), so Algorithm 1 can isolate nodes (on the WebKB graphs the spectral gap
+    drops to 0). ``keep_nodes_connected=True`` (not in the paper) skips a removal that would leave
+    an endpoint without edges and takes the next most positively curved edge instead.
+
     Args:
         graph (gnnkit.Graph or Tensor): the graph or an ``edge_index``.
         num_iterations (int, optional): number of batches. (default: 1)
         batch_add (int, optional): edges to add per batch, h. (default: 4)
         batch_remove (int, optional): edges to remove per batch, k. (default: 2)
         alpha (float, optional): idleness of the random walk. (default: 0.5)
+        keep_nodes_connected (bool, optional): never remove the last edge of a node (an
+            extension, see above). (default: :obj:`False`, the paper's algorithm)
 
     Returns:
         :class:`RewireResult`.
@@ -271,6 +278,7 @@ def borf(graph, *, num_iterations: int = 1, batch_add: int = 4, batch_remove: in
         if sg.eu.shape[0] == 0:
             break
         kappa = ollivier_ricci_curvature(sg, alpha=alpha, method="exact", per_edge=True).numpy()
+        n_added = len(added)
         order = np.argsort(kappa, kind="stable")
         for e in order[:batch_add].tolist():
             if kappa[e] >= 0:
@@ -280,11 +288,25 @@ def borf(graph, *, num_iterations: int = 1, batch_add: int = 4, batch_remove: in
                 es.add(int(p), int(q))
                 added.append((int(p), int(q)))
         desc = np.argsort(-kappa, kind="stable")
-        for e in desc[:batch_remove].tolist():
+        deg = None
+        if keep_nodes_connected:  # current degrees: the batch's graph plus its additions
+            deg = np.bincount(np.concatenate([sg.eu, sg.ev]), minlength=sg.num_nodes).astype(np.int64)
+            for p, q in added[n_added:]:
+                deg[p] += 1
+                deg[q] += 1
+        done = 0
+        for e in desc.tolist():
+            if done == batch_remove:
+                break
             u, v = int(sg.eu[e]), int(sg.ev[e])
-            if es.has(u, v):
-                es.remove(u, v)
-                removed.append((u, v))
+            if deg is not None:
+                if deg[u] <= 1 or deg[v] <= 1:
+                    continue
+                deg[u] -= 1
+                deg[v] -= 1
+            es.remove(u, v)  # an edge of the batch's graph, not removed yet in this batch
+            removed.append((u, v))
+            done += 1
     return RewireResult(es.graph(), _pairs(added), _pairs(removed))
 
 

@@ -263,3 +263,20 @@ def test_bad_input():
         borf(g, batch_add=-2)
     with pytest.raises(ValueError, match="num_iterations=-1"):
         fosr(g, num_iterations=-1)
+
+
+def test_borf_keep_nodes_connected_never_isolates():
+    """A star with a pendant path: the leaves' edges are the most positively curved, so plain
+    BORF isolates leaves; with keep_nodes_connected no node loses its last edge, and exactly
+    batch_remove edges are still removed per batch while candidates remain."""
+    import torch
+    from gnnkit import Graph
+
+    src = [0] * 6 + [6, 7, 8]
+    dst = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    g = Graph.from_edge_index(torch.tensor([src, dst]), num_nodes=10, directed=False)
+    plain = borf(g, num_iterations=2, batch_add=1, batch_remove=2)
+    assert (plain.graph.in_degree() == 0).any()  # the paper's algorithm isolates a leaf here
+    safe = borf(g, num_iterations=2, batch_add=1, batch_remove=2, keep_nodes_connected=True)
+    assert (safe.graph.in_degree() > 0).all()
+    assert safe.removed.shape[1] == plain.removed.shape[1] == 4
