@@ -445,6 +445,11 @@ def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float
             xb = _block(feats, b0, b1)
             direct, thr, res_node, res_val = C.gbp_push(g.indptr, g.indices, xb, tgt, w, float(r), float(r_max),
                                                         t_rowptr, t_col)
+            if not bool(torch.isfinite(thr).all()):  # thr_c = r_max * ||D^-r x_c||_1: any NaN/inf in x_c
+                c = int((~torch.isfinite(thr)).nonzero()[0])
+                col = xb[:, c]
+                bad = int((~torch.isfinite(col)).nonzero()[0])
+                raise ValueError(f"gbp_precompute: x[{bad}, {b0 + c}] = {float(col[bad])} is not finite")
             _release(feat_maps + graph_maps)
             if use_walks:
                 for a in range(0, T, chunk):

@@ -325,3 +325,12 @@ def test_kernel_argument_checks():
         ops().gbp_correct(g.indptr, x, tg, w, 0.5, thr, bad, badv, *S, 10)
     with pytest.raises(ValueError, match="walk_memory"):
         gbp_precompute(g, x, None, walk_memory=0, seed=0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+@pytest.mark.parametrize("r_max", [0.0, 1e-4])
+def test_gbp_rejects_non_finite_features(bad, r_max):
+    g = gnnkit.Graph.from_edge_index(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+    x = torch.tensor([[1.0, 0.0], [2.0, bad], [2.0, 1.0]])
+    with pytest.raises(ValueError, match=r"x\[1, 1\] = (nan|inf) is not finite"):
+        gbp_precompute(g, x, torch.tensor([0, 2]), r_max=r_max, seed=0)
