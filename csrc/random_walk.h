@@ -1,9 +1,11 @@
 // One random walk, shared by the CPU (csrc/cpu/random_walk_cpu.cpp) and CUDA
 // (csrc/cuda/random_walk_cuda.cu) kernels so that both produce identical walks for a seed.
 //
-// The CSR passed here is grouped by the node a walk leaves: row v lists the heads of the arcs
-// v -> x (the *transposed* gnnkit CSR), sorted ascending, which the node2vec neighbour test
-// binary-searches.
+// The CSR passed here is grouped by the node a walk leaves: row v lists the nodes a step from v
+// may go to, sorted ascending (the node2vec neighbour test binary-searches it).  random_walk
+// passes the *transposed* gnnkit CSR (row v = heads of the out-arcs v -> x); GraphSAINT's
+// saint_random_walk (csrc/cpu/saint_cpu.cpp) passes the gnnkit CSR itself (row v = sources of
+// the in-arcs j -> v), so its steps go to uniform in-neighbours.
 #pragma once
 #include <cstdint>
 
@@ -22,6 +24,9 @@ struct Params {
   double inv_p, inv_q;   // node2vec unnormalised weights 1/p (return) and 1/q (move away)
   double upper, lower;   // max / min of {1/p, 1, 1/q}: rejection envelope and pre-accept bound
   double restart;        // restart probability (kRestart)
+  // uniform / node2vec: a node without out-arcs keeps the walk where it is (torch_cluster's
+  // semantics, used by GraphSAINT) instead of ending it with -1 padding.  Ignored by kRestart.
+  bool stay_on_dead_end = false;
 };
 
 // x in the sorted row [lo, hi) of `col`?  (binary search)
@@ -36,7 +41,8 @@ GNNKIT_RNG_HD bool has_arc(const index_t* col, int64_t lo, int64_t hi, int64_t x
 }
 
 // Writes L + 1 node ids to out.  Walk `id` uses stream (seed, id) only.
-//   uniform / node2vec: a node without out-arcs ends the walk; the remaining entries are -1.
+//   uniform / node2vec: a node without out-arcs ends the walk; the remaining entries are -1,
+//            or that node when P.stay_on_dead_end (the walk stays put; no draws are made).
 //   restart: each step jumps back to `start` with probability `restart`, and a node without
 //            out-arcs also jumps back (a start without out-arcs therefore stays put).
 // Returns kOk, or kBadRow / kBadCol with *where = the row / CSR position that is malformed.
@@ -64,7 +70,9 @@ GNNKIT_RNG_HD int walk_one(const int64_t* rp, const index_t* col, int64_t N, int
         out[step] = cur;
         continue;
       }
-      for (int64_t s = step; s <= L; ++s) out[s] = -1;
+      // No arcs leave cur, so the walk can never move again: fill the rest at once.
+      const int64_t fill = P.stay_on_dead_end ? cur : -1;
+      for (int64_t s = step; s <= L; ++s) out[s] = fill;
       return kOk;
     }
     int64_t next;

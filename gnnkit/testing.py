@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from gnnkit._graph_utils import row_index
+
 __all__ = [
     "spmm_reference",
     "sddmm_reference",
@@ -21,7 +23,7 @@ __all__ = [
 
 def _arcs(graph):
     rowptr, col = graph.indptr, graph.indices
-    dst = torch.repeat_interleave(torch.arange(rowptr.numel() - 1, device=col.device), rowptr.diff())
+    dst = row_index(rowptr)
     return col.long(), dst
 
 

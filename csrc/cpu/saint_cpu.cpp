@@ -1,18 +1,22 @@
 // CPU kernel of the uniform random walks of GraphSAINT's random-walk sampler (Zeng et al. 2020,
 // https://arxiv.org/abs/1907.04931, Algorithm 2 with the "rw" sampler).
 //
-// A minimal walk engine private to the sampler (`saint_random_walk`): the project's general
-// random-walk engine lives elsewhere and this op is meant to be unified with it.  A step from v
-// moves to a uniformly chosen in-neighbour j (an arc j -> v, i.e. a CSR entry of row v; for an
-// undirected graph: a uniform neighbour).  A node without in-arcs keeps the walk where it is
-// (as torch_cluster's random_walk).  Walk w uses its own counter-based stream keyed by
-// (seed, w), so walks do not depend on the thread count.
+// The walks run on the project's walk engine (walk::walk_one, csrc/random_walk.h, shared with
+// random_walk's CPU and CUDA kernels).  The engine steps along the rows of whatever CSR it is
+// given; here that is the gnnkit CSR itself, so a step from v moves to a uniformly chosen
+// in-neighbour j (an arc j -> v, i.e. a CSR entry of row v; for an undirected graph: a uniform
+// neighbour).  With Params::stay_on_dead_end a node without in-arcs keeps the walk where it is
+// (as torch_cluster's random_walk) instead of padding -1.  Walk w draws only from the stream
+// (seed, w) (csrc/rng.h), so walks do not depend on the thread count.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <atomic>
+#include <mutex>
+
 #include "checks.h"
-#include "parallel.h"
+#include "random_walk.h"
 
 namespace gnnkit {
 namespace {
@@ -37,32 +41,48 @@ at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col
     TORCH_CHECK_INDEX(st[i] >= 0 && st[i] < N, "gnnkit: saint_random_walk: start[", i, "] = ", st[i],
                       " is out of range for a graph with ", N, " nodes");
   auto out = at::empty({B, walk_length + 1}, start.options());
+  if (B == 0) return out;
+
+  walk::Params P{};
+  P.mode = walk::kUniform;
+  P.inv_p = P.inv_q = P.upper = P.lower = 1.0;
+  P.restart = 0.0;
+  P.stay_on_dead_end = true;
   int64_t* op = out.data_ptr<int64_t>();
   const int64_t* rp = rowptr.data_ptr<int64_t>();
+  const uint64_t useed = static_cast<uint64_t>(seed);
+  // walk_one checks every row / column entry before following it and reports the first bad one;
+  // the smallest failing walk id wins, so the message does not depend on thread timing.
+  std::atomic<int64_t> bad_walk{B};
+  int64_t bad_where = 0;
+  int bad_code = walk::kOk;
+  std::mutex mu;
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "saint_random_walk_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();
     at::parallel_for(0, B, 64, [&](int64_t b, int64_t e) {
       for (int64_t w = b; w < e; ++w) {
-        uint64_t s = mix64(mix64(static_cast<uint64_t>(seed)) ^ mix64(static_cast<uint64_t>(w) + 0x5851F42D4C957F2DULL));
-        int64_t v = st[w];
-        int64_t* row = op + w * (walk_length + 1);
-        row[0] = v;
-        for (int64_t t = 1; t <= walk_length; ++t) {
-          const int64_t lo = rp[v], hi = rp[v + 1];
-          if (lo < 0 || hi < lo || hi > E) bad_row(v, lo, hi, E);
-          if (hi > lo) {
-            const uint64_t r = mix64(s += 0x9E3779B97F4A7C15ULL);
-            const int64_t k = lo + static_cast<int64_t>(
-                (static_cast<unsigned __int128>(r) * static_cast<uint64_t>(hi - lo)) >> 64);
-            const int64_t j = cp[k];
-            if (j < 0 || j >= N) bad_col(k, j, N);
-            v = j;
+        int64_t where = 0;
+        const int code = walk::walk_one<index_t>(rp, cp, N, E, st[w], walk_length, P, useed,
+                                                 static_cast<uint64_t>(w), op + w * (walk_length + 1), &where);
+        if (code != walk::kOk) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (w < bad_walk.load()) {
+            bad_walk.store(w);
+            bad_where = where;
+            bad_code = code;
           }
-          row[t] = v;
+          return;  // later walks of this chunk cannot hold a smaller failing id
         }
       }
     });
   });
+  if (bad_walk.load() < B) {
+    const int64_t k = bad_where;
+    if (bad_code == walk::kBadRow) bad_row(k, rp[k], rp[k + 1], E);
+    AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "saint_random_walk_cpu_err", [&] {
+      bad_col(k, static_cast<int64_t>(col.data_ptr<index_t>()[k]), N);
+    });
+  }
   return out;
 }
 

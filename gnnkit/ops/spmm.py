@@ -42,7 +42,9 @@ def spmm(graph, x: torch.Tensor, reduce: str = "sum", edge_weight: torch.Tensor 
         bitwise identical results (no FMA contraction; each output element is summed in CSR
         order), for any thread count.  The environment variable ``GNNKIT_SPMM_ISA`` =
         ``auto`` (default) | ``generic`` | ``avx2`` | ``avx512`` pins the variant, e.g. to compare
-        them; asking for one the CPU lacks raises ``ValueError``.
+        them; asking for one the CPU lacks raises ``ValueError``.  Large CPU outputs (>= 32 MB)
+        get a transparent-huge-page hint (``madvise``, fewer page faults); ``GNNKIT_HUGE_PAGES=0``
+        turns it off (read once per process; ``1`` or unset: on).
 
     Example:
         >>> import torch, gnnkit

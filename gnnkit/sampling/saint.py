@@ -20,10 +20,11 @@ authors' code, the number of pre-sampled subgraphs is set by ``sample_coverage``
 drawn until :math:`\sum_s |\mathcal V_s| \ge` ``sample_coverage`` :math:`\cdot |\mathcal V|`;
 counts that stay 0 (nodes / arcs never seen while pre-sampling) are replaced by 0.1 as in PyG.
 
-The walks are run by :func:`saint_random_walk` (C++ op ``gnnkit::saint_random_walk``), a
-minimal walk engine private to this sampler: a step from :math:`v` moves to a uniformly chosen
-in-neighbour (an arc :math:`j \to v`; for an undirected graph, a uniform neighbour), and a node
-without in-arcs keeps the walk in place.
+The walks are run by :func:`saint_random_walk` (C++ op ``gnnkit::saint_random_walk``) on the
+project's walk engine, the one behind :func:`gnnkit.ops.random_walk`: a step from :math:`v`
+moves to a uniformly chosen in-neighbour (an arc :math:`j \to v`; for an undirected graph, a
+uniform neighbour), and a node without in-arcs keeps the walk in place (torch_cluster's
+semantics; ``random_walk`` pads with -1 there instead).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from gnnkit._graph_utils import row_index
 from gnnkit.graph import Graph
 from gnnkit.ops._library import ops
 from gnnkit.sampling.neighbor import _tensor, as_graph, draw_seed
@@ -173,8 +175,7 @@ class GraphSAINTRandomWalkSampler:
             ec = self.edge_count.to(torch.float64)
             ec[ec == 0] = 0.1
             self._node_norm = self.num_presampled / (nc * self.num_nodes)
-            dst = torch.repeat_interleave(torch.arange(self.num_nodes), _tensor(self.graph.indptr, "indptr").diff(),
-                                          output_size=self.num_edges)
+            dst = row_index(_tensor(self.graph.indptr, "indptr"), self.num_edges)
             self._edge_norm = nc[dst] / ec
         else:
             self._node_norm = torch.full((self.num_nodes,), 1.0 / self.num_nodes, dtype=torch.float64)

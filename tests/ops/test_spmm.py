@@ -198,3 +198,46 @@ def test_spmm_isa_bad_env(monkeypatch):
         monkeypatch.setenv("GNNKIT_SPMM_ISA", "avx512")
         with pytest.raises(ValueError, match="supports at most"):
             spmm(g, torch.ones(1, 3))
+
+
+# GNNKIT_HUGE_PAGES=0 turns off the madvise(MADV_HUGEPAGE) hint on large outputs.  The value is
+# read once per process, so each setting runs in its own interpreter.  N=70000, F=128 float32 is a
+# 35.8 MB output: above the hint's 32 MB threshold.
+_HUGE_SCRIPT = r"""
+import os, sys, torch, gnnkit
+from gnnkit.ops import spmm
+torch.set_num_threads(1)
+gen = torch.Generator().manual_seed(0)
+n, f = 70000, 128
+ei = torch.randint(0, n, (2, 3 * n), generator=gen)
+g = gnnkit.Graph.from_edge_index(ei, num_nodes=n, edge_weight=torch.rand(3 * n, generator=gen))
+x = torch.randn(n, f, generator=gen)
+if sys.argv[2] == "0":
+    # a bad value raises (and is not cached), then the valid value is read
+    os.environ["GNNKIT_HUGE_PAGES"] = "yes"
+    try:
+        spmm(g, x)
+        raise SystemExit("GNNKIT_HUGE_PAGES=yes did not raise")
+    except ValueError as e:
+        assert "GNNKIT_HUGE_PAGES must be '0' or '1', got 'yes'" in str(e), e
+    os.environ["GNNKIT_HUGE_PAGES"] = "0"
+out = spmm(g, x)
+assert out.nbytes >= 32 << 20
+torch.save(out, sys.argv[1])
+"""
+
+
+def test_huge_pages_opt_out_gives_identical_results(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for value in ("1", "0"):
+        path = tmp_path / f"out{value}.pt"
+        env = dict(os.environ, GNNKIT_HUGE_PAGES=value)
+        p = subprocess.run([sys.executable, "-c", _HUGE_SCRIPT, str(path), value], env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr[-3000:]
+        outs.append(torch.load(path))
+    assert torch.equal(outs[0], outs[1])

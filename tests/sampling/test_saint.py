@@ -52,6 +52,49 @@ def test_walk_step_is_uniform():
     assert chi2 < 16.27  # chi2(3) quantile 0.999
 
 
+def test_dead_end_stays_put_exact():
+    # 0 <- 1 <- 2 (arcs 2 -> 1 -> 0): in-neighbour walks from 0 go 0, 1, 2 and then stay at 2
+    # (no in-arcs), as torch_cluster's random_walk; an isolated node stays put from the start
+    g = gnnkit.Graph.from_edge_index(torch.tensor([[2, 1], [1, 0]]), num_nodes=4)
+    w = saint_random_walk(g, [0, 1, 2, 3], 4, seed=7)
+    assert w.tolist() == [[0, 1, 2, 2, 2], [1, 2, 2, 2, 2], [2, 2, 2, 2, 2], [3, 3, 3, 3, 3]]
+    assert saint_random_walk(g, [0], 0, seed=7).tolist() == [[0]]
+    assert saint_random_walk(g, torch.zeros(0, dtype=torch.long), 3, seed=7).shape == (0, 4)
+
+
+def test_walks_run_on_the_shared_walk_engine():
+    # saint_random_walk drives walk::walk_one (the engine of gnnkit.ops.random_walk) on the CSR
+    # itself: its in-neighbour walks on g are random_walk's out-neighbour walks on g.reverse()
+    # for the same seed, except that a dead end stays put instead of padding -1.
+    from gnnkit.ops import random_walk
+
+    g = graph(n=60, e=150, seed=4, undirected=False)
+    start = torch.arange(60).repeat(3)
+    a = saint_random_walk(g, start, 7, seed=123)
+    b = random_walk(g.reverse(), start, walk_length=7, seed=123)
+    assert bool((g.in_degree() == 0).any()), "the check needs some dead ends"
+    alive = b >= 0
+    assert torch.equal(a[alive], b[alive])
+    # from its first -1 on, a padded walk repeats its last node, which has no in-arcs
+    first_dead = (~alive).int().argmax(1)
+    padded = (~alive).any(1).nonzero().view(-1).tolist()
+    assert padded, "the check needs some walks that reach a dead end"
+    for r in padded:
+        k = int(first_dead[r])
+        assert bool((a[r, k:] == b[r, k - 1]).all()) and int(g.in_degree()[b[r, k - 1]]) == 0
+
+
+def test_malformed_csr_raises_typed_errors():
+    # rows and columns are checked before they are followed
+    with pytest.raises(ValueError, match=r"rowptr is not a valid CSR offset array at row 1"):
+        ops().saint_random_walk(torch.tensor([0, 3, 1, 3]), torch.tensor([0, 1, 2]), torch.tensor([1]), 2, 0)
+    with pytest.raises(IndexError, match=r"col\[0\] = 5 is out of range \[0, 2\)"):
+        ops().saint_random_walk(torch.tensor([0, 1, 1]), torch.tensor([5], dtype=torch.int32),
+                                torch.tensor([0]), 1, 0)
+    with pytest.raises(ValueError, match=r"rowptr\[-1\] = 2 must equal the number of edges"):
+        ops().saint_random_walk(torch.tensor([0, 1, 2]), torch.tensor([0]), torch.tensor([0]), 1, 0)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_induced_subgraph_matches_graph_subgraph(weighted):
     g = graph(undirected=False, weighted=weighted)
