@@ -43,8 +43,10 @@ def spmm(graph, x: torch.Tensor, reduce: str = "sum", edge_weight: torch.Tensor 
         order), for any thread count.  The environment variable ``GNNKIT_SPMM_ISA`` =
         ``auto`` (default) | ``generic`` | ``avx2`` | ``avx512`` pins the variant, e.g. to compare
         them; asking for one the CPU lacks raises ``ValueError``.  Large CPU outputs (>= 32 MB)
-        get a transparent-huge-page hint (``madvise``, fewer page faults); ``GNNKIT_HUGE_PAGES=0``
-        turns it off (read once per process; ``1`` or unset: on).
+        get a transparent-huge-page hint (``madvise``: ~2x faster forward at 1M x 128 once
+        huge pages are available, but where THP defragments on demand the first calls can stall
+        ~1 s compacting memory); ``GNNKIT_HUGE_PAGES=0`` turns it off, e.g. for one-off calls
+        (read once per process; ``1`` or unset: on).
 
     Example:
         >>> import torch, gnnkit
