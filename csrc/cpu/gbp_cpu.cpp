@@ -63,6 +63,15 @@ void par_for(int64_t n, int64_t cost, const F& f) {
 
 constexpr uint64_t kGbpWalkDomain = 0x6762705f77616c6bULL;  // "gbp_walk": decorrelates from random_walk
 
+// The level weights w_0..w_L as a contiguous float64 tensor, after checking them and r.
+at::Tensor check_weights(const at::Tensor& weights, double r, const char* op) {
+  check_float_dtype(weights, "weights");
+  check_dim(weights, 1, "weights", "[num_levels + 1]");
+  TORCH_CHECK_VALUE(weights.numel() >= 1, "gnnkit: ", op, ": 'weights' needs at least one entry (w_0)");
+  TORCH_CHECK_VALUE(r >= 0 && r <= 1, "gnnkit: ", op, ": r must be in [0, 1], got ", r);
+  return weights.to(at::kDouble).contiguous();
+}
+
 void check_targets(const at::Tensor& targets, int64_t N, const at::Tensor& rowptr) {
   TORCH_CHECK_TYPE(targets.scalar_type() == at::kLong, "gnnkit: 'targets' must be int64, got ",
                    targets.scalar_type());
@@ -224,18 +233,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>, std::vector<at::Tens
   const int64_t N = check_csr(rowptr, col);
   const int64_t E = col.numel();
   const auto x = check_x_block(x_in, N, "gbp_push");
-  check_float_dtype(weights_in, "weights");
-  check_dim(weights_in, 1, "weights", "[num_levels + 1]");
-  TORCH_CHECK_VALUE(weights_in.numel() >= 1, "gnnkit: gbp_push: 'weights' needs at least one entry (w_0)");
-  TORCH_CHECK_VALUE(r >= 0 && r <= 1, "gnnkit: gbp_push: r must be in [0, 1], got ", r);
+  const auto w = check_weights(weights_in, r, "gbp_push");
   TORCH_CHECK_VALUE(r_max >= 0 && std::isfinite(r_max), "gnnkit: gbp_push: r_max must be a finite number >= 0, got ",
                     r_max);
   check_csr_ends_cpu(rowptr, E);
   const auto targets = targets_in.contiguous();
   check_targets(targets, N, rowptr);
   const int64_t T = targets.numel();
-  const int64_t L = weights_in.numel() - 1;
-  const auto w = weights_in.to(at::kDouble).contiguous();
+  const int64_t L = w.numel() - 1;
   const double* wp = w.data_ptr<double>();
   const bool have_t = t_rowptr_opt.has_value() && t_rowptr_opt->defined() && t_col_opt.has_value() &&
                       t_col_opt->defined();
@@ -506,16 +511,12 @@ at::Tensor gbp_correct_cpu(const at::Tensor& rowptr, const at::Tensor& x_in, con
   const auto x = check_x_block(x_in, N, "gbp_correct");
   const int64_t B = x.size(1);
   const int64_t ld = N > 1 ? x.stride(0) : B;
-  check_float_dtype(weights_in, "weights");
-  check_dim(weights_in, 1, "weights", "[num_levels + 1]");
-  TORCH_CHECK_VALUE(weights_in.numel() >= 1, "gnnkit: gbp_correct: 'weights' needs at least one entry (w_0)");
-  TORCH_CHECK_VALUE(r >= 0 && r <= 1, "gnnkit: gbp_correct: r must be in [0, 1], got ", r);
+  const auto w = check_weights(weights_in, r, "gbp_correct");
   TORCH_CHECK_VALUE(num_walks >= 0, "gnnkit: gbp_correct: num_walks must be >= 0, got ", num_walks);
   const auto targets = targets_in.contiguous();
   check_targets(targets, N, rowptr);
   const int64_t T = targets.numel();
-  const int64_t L = weights_in.numel() - 1;
-  const auto w = weights_in.to(at::kDouble).contiguous();
+  const int64_t L = w.numel() - 1;
   const double* wp = w.data_ptr<double>();
   TORCH_CHECK_VALUE(thr_in.dim() == 1 && thr_in.numel() == B, "gnnkit: gbp_correct: 'thr' must have shape [", B,
                     "], got ", shape_str(thr_in));

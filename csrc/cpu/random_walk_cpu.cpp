@@ -7,13 +7,11 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <mutex>
-#include <vector>
 
 #include "checks.h"
 #include "random_walk.h"
+#include "cpu/walk_errors.h"
 
 namespace gnnkit {
 namespace {
@@ -134,11 +132,7 @@ at::Tensor random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col, cons
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   int64_t* op = out.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed);
-  // First error wins (smallest walk id), so the message does not depend on thread timing.
-  std::atomic<int64_t> bad_walk{W};
-  std::vector<int64_t> bad_where(1, 0);
-  std::vector<int> bad_code(1, 0);
-  std::mutex mu;
+  FirstWalkError err(W);  // smallest failing walk id wins
 
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "random_walk_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();
@@ -158,26 +152,13 @@ at::Tensor random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col, cons
         }
         w += nb;
         if (code != walk::kOk) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (w_first < bad_walk.load()) {
-            bad_walk.store(w_first);
-            bad_where[0] = where;
-            bad_code[0] = code;
-          }
+          err.report(w_first, code, where);
           return;
         }
       }
     });
+    err.raise_if_any(rp, cp, N, E);
   });
-  if (bad_walk.load() < W) {
-    const int64_t k = bad_where[0];
-    if (bad_code[0] == walk::kBadRow) {
-      bad_row(k, rp[k], rp[k + 1], E);
-    }
-    AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "random_walk_cpu_err", [&] {
-      bad_col(k, static_cast<int64_t>(col.data_ptr<index_t>()[k]), N);
-    });
-  }
   return out;
 }
 

@@ -12,11 +12,10 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <atomic>
-#include <mutex>
 
 #include "checks.h"
 #include "random_walk.h"
+#include "cpu/walk_errors.h"
 
 namespace gnnkit {
 namespace {
@@ -51,12 +50,8 @@ at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col
   int64_t* op = out.data_ptr<int64_t>();
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed);
-  // walk_one checks every row / column entry before following it and reports the first bad one;
-  // the smallest failing walk id wins, so the message does not depend on thread timing.
-  std::atomic<int64_t> bad_walk{B};
-  int64_t bad_where = 0;
-  int bad_code = walk::kOk;
-  std::mutex mu;
+  // walk_one checks every row / column entry before following it and reports the first bad one.
+  FirstWalkError err(B);
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "saint_random_walk_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();
     at::parallel_for(0, B, 64, [&](int64_t b, int64_t e) {
@@ -65,24 +60,13 @@ at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col
         const int code = walk::walk_one<index_t>(rp, cp, N, E, st[w], walk_length, P, useed,
                                                  static_cast<uint64_t>(w), op + w * (walk_length + 1), &where);
         if (code != walk::kOk) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (w < bad_walk.load()) {
-            bad_walk.store(w);
-            bad_where = where;
-            bad_code = code;
-          }
+          err.report(w, code, where);
           return;  // later walks of this chunk cannot hold a smaller failing id
         }
       }
     });
+    err.raise_if_any(rp, cp, N, E);
   });
-  if (bad_walk.load() < B) {
-    const int64_t k = bad_where;
-    if (bad_code == walk::kBadRow) bad_row(k, rp[k], rp[k + 1], E);
-    AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "saint_random_walk_cpu_err", [&] {
-      bad_col(k, static_cast<int64_t>(col.data_ptr<index_t>()[k]), N);
-    });
-  }
   return out;
 }
 
