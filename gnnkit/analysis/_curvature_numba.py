@@ -20,12 +20,24 @@ _OFF = 16
 
 # ---------------------------------------------------------------------------- balanced Forman
 @njit(cache=True)
-def _bf_edge(i, j, indptr, indices, mark_i, mark_j, tok):
-    di = indptr[i + 1] - indptr[i]
-    dj = indptr[j + 1] - indptr[j]
+def _bf_value(di, dj, tri, sq, gamma):
+    """Balanced Forman curvature Ric(i, j) of Topping et al. (2022), Definition 1, from the degrees,
+    the triangle count, the 4-cycle count and gamma_max (0 when min degree <= 1)."""
     dmin = min(di, dj)
     dmax = max(di, dj)
     if dmin <= 1:
+        return 0.0
+    val = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
+    if gamma > 0:
+        val += sq / (gamma * dmax)
+    return val
+
+
+@njit(cache=True)
+def _bf_edge(i, j, indptr, indices, mark_i, mark_j, tok):
+    di = indptr[i + 1] - indptr[i]
+    dj = indptr[j + 1] - indptr[j]
+    if min(di, dj) <= 1:
         return 0.0
     for p in range(indptr[i], indptr[i + 1]):
         mark_i[indices[p]] = tok
@@ -57,10 +69,7 @@ def _bf_edge(i, j, indptr, indices, mark_i, mark_j, tok):
                 sq += 1
                 if cnt > gamma:
                     gamma = cnt
-    val = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
-    if gamma > 0:
-        val += sq / (gamma * dmax)
-    return val
+    return _bf_value(di, dj, tri, sq, gamma)
 
 
 @njit(cache=True, parallel=True)
@@ -1091,87 +1100,6 @@ def orc_transport_argmax(u, v, indptr, indices, alpha):
 
 # ---------------------------------------------------------------------------- SDRF helper
 @njit(cache=True)
-def _nb(x, p, indptr, indices, vk, vl):
-    """p-th neighbour of x in G + {vk, vl} (the virtual edge is the last neighbour)."""
-    if p < indptr[x + 1]:
-        return indices[p]
-    return vl if x == vk else vk
-
-
-@njit(cache=True)
-def _end(x, indptr, vk, vl):
-    return indptr[x + 1] + (1 if (x == vk or x == vl) else 0)
-
-
-@njit(cache=True)
-def bf_edge_with_added(i, j, indptr, indices, vk, vl, mark_i, mark_j, tok):
-    """Balanced Forman curvature of i~j in G + {vk, vl} (vk = -1: in G itself)."""
-    di = _end(i, indptr, vk, vl) - indptr[i]
-    dj = _end(j, indptr, vk, vl) - indptr[j]
-    dmin = min(di, dj)
-    dmax = max(di, dj)
-    if dmin <= 1:
-        return 0.0
-    for p in range(indptr[i], _end(i, indptr, vk, vl)):
-        mark_i[_nb(i, p, indptr, indices, vk, vl)] = tok
-    for p in range(indptr[j], _end(j, indptr, vk, vl)):
-        mark_j[_nb(j, p, indptr, indices, vk, vl)] = tok
-    tri = 0
-    for p in range(indptr[i], _end(i, indptr, vk, vl)):
-        if mark_j[_nb(i, p, indptr, indices, vk, vl)] == tok:
-            tri += 1
-    gamma = 0
-    sq = 0
-    for side in range(2):
-        a = i if side == 0 else j
-        b = j if side == 0 else i
-        mark_a = mark_i if side == 0 else mark_j
-        mark_b = mark_j if side == 0 else mark_i
-        for p in range(indptr[a], _end(a, indptr, vk, vl)):
-            k = _nb(a, p, indptr, indices, vk, vl)
-            if k == b or mark_b[k] == tok:
-                continue
-            cnt = 0
-            for q in range(indptr[k], _end(k, indptr, vk, vl)):
-                w = _nb(k, q, indptr, indices, vk, vl)
-                if w != a and mark_b[w] == tok and mark_a[w] != tok:
-                    cnt += 1
-            if cnt > 0:
-                sq += 1
-                if cnt > gamma:
-                    gamma = cnt
-    val = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
-    if gamma > 0:
-        val += sq / (gamma * dmax)
-    return val
-
-
-@njit(cache=True)
-def bf_candidates(i, j, indptr, indices, cand_k, cand_l):
-    """BF(i, j) after adding each candidate edge (cand_k[c], cand_l[c]) on its own."""
-    n = indptr.shape[0] - 1
-    mark_i = np.full(n, -1, np.int64)
-    mark_j = np.full(n, -1, np.int64)
-    out = np.empty(cand_k.shape[0])
-    for c in range(cand_k.shape[0]):
-        out[c] = bf_edge_with_added(i, j, indptr, indices, cand_k[c], cand_l[c], mark_i, mark_j, c)
-    return out
-
-
-@njit(cache=True)
-def _bf_value(di, dj, tri, sq, gamma):
-    """The balanced Forman formula of :func:`bf_edge_with_added` (same operations, same rounding)."""
-    dmin = min(di, dj)
-    dmax = max(di, dj)
-    if dmin <= 1:
-        return 0.0
-    val = 2.0 / di + 2.0 / dj - 2.0 + 2.0 * tri / dmax + tri / dmin
-    if gamma > 0:
-        val += sq / (gamma * dmax)
-    return val
-
-
-@njit(cache=True)
 def _bf_new_neighbour(z, s_a, n_a, s_b, n_b, cnt, zmark, tok):
     """(sq, gamma) once endpoint a of i~j gains the neighbour z in S1(b) \\ S1(a): every k in
     S_a loses the 4-cycle through z (if k ~ z) and z leaves S_b (it becomes a triangle)."""
@@ -1199,7 +1127,7 @@ def sdrf_candidates(i, j, indptr, indices):
 
     Candidates are the pairs (k, l), k in B1(i) = [i, S1(i)...], l in B1(j) = [j, S1(j)...]
     (each ball in CSR order), in row-major order, with k != l, k !~ l, and (k, l) dropped when
-    (l, k) came earlier. The value of each equals ``bf_edge_with_added(i, j, ..., k, l, ...)``
+    (l, k) came earlier. The value of each equals BF(i, j) recounted in G + kl (``_bf_edge``)
     bit for bit: the same integers (degrees, triangles, 4-cycle count and gamma) go through the
     same formula, but they are updated from those of G instead of recounted:
 
