@@ -3,8 +3,8 @@ r"""Distributed multi-hop neighbour sampling over partitions (one rank per part)
 Each rank owns the in-arcs of its inner nodes (:class:`~gnnkit.distributed.LocalPartition`).
 Hop :math:`h` of a batch: the rank groups the frontier by owner, sends every owner the ids it
 owns (one all-to-all), each owner draws the arcs of those nodes with the stream keyed by
-``(seed, h, node)`` (``torch.ops.gnnkit.neighbor_sample_hop``, the very draw the one-process
-``neighbor_sample`` makes for that node), and sends back the global source ids and global arc
+``(seed, h, node)`` with the requesting rank's batch seed (``torch.ops.gnnkit.neighbor_sample_hop``,
+the very draw the one-process ``neighbor_sample`` makes for that node), and sends back the global source ids and global arc
 positions (two more all-to-alls).  The rank then relabels the returned sources in frontier
 order, first occurrence first, exactly as the one-process kernel does, so **the blocks equal
 those of** :func:`gnnkit.sampling.sample_neighbors` **for the same seeds and seed** whatever the
@@ -82,6 +82,9 @@ class DistNeighborSampler:
         if int((m[seeds] == torch.arange(seeds.numel())).sum()) != seeds.numel():
             m[seeds] = -1
             raise ValueError("DistNeighborSampler: seeds must be distinct")
+        # every rank samples its own batch with its own seed, and serves the other ranks' requests
+        # with *their* seeds: learn them once per batch
+        peer_seed = [int(t) for t in self.ex.exchange([torch.tensor([seed], dtype=torch.int64)] * W)]
         n_id = [seeds]
         total = seeds.numel()
         hop_ptr = [0, total]
@@ -92,7 +95,7 @@ class DistNeighborSampler:
             order = torch.argsort(owner, stable=True)
             counts = torch.bincount(owner, minlength=W).tolist()
             reqs = self.ex.exchange(list(frontier[order].split(counts)))
-            res = [self._owner_hop(r, f, seed, h) for r in reqs]
+            res = [self._owner_hop(req, f, peer_seed[r], h) for r, req in enumerate(reqs)]
             got_cnt = self.ex.exchange([r[0] for r in res])
             got_src = self.ex.exchange([r[1] for r in res])
             got_eid = self.ex.exchange([r[2] for r in res])

@@ -182,12 +182,12 @@ def main(argv=None) -> int:
         start = tr.load(ckpt) if (ckpt and args.resume) else 0
         records = []
         for epoch in range(start, args.epochs):
+            die = os.environ.get("GNNKIT_TEST_DIE")  # failure tests: "rank:epoch" dies as it starts
+            if die and die == f"{rank}:{epoch}":
+                os._exit(3)
             t0 = time.perf_counter()
             rec = tr.train_epoch(epoch, args.max_steps)
             rec["epoch_s"] = time.perf_counter() - t0
-            die = os.environ.get("GNNKIT_TEST_DIE")  # failure tests: "rank:epoch"
-            if die and die == f"{rank}:{epoch}":
-                os._exit(3)
             if ckpt:
                 tr.save(ckpt, epoch)
             records.append(rec)

@@ -24,25 +24,24 @@ def main():
     book = PartitionBook.open(parts)
     part = open_partition(parts, rank, book)
     res = {}
-    if case == "sample":
+    cases = ("sample", "propagate", "train") if case == "all" else (case,)
+    if "sample" in cases:
         from gnnkit.distributed.sampler import DistNeighborSampler
         s = DistNeighborSampler(part, book, opts["fanouts"])
-        for i, (seeds, seed) in enumerate(opts["batches"][rank]):
-            res[i] = s.sample(torch.tensor(seeds, dtype=torch.int64), seed)
-        res["bytes"] = s.ex.bytes_sent
-    elif case == "propagate":
+        res["sample"] = {i: s.sample(torch.tensor(seeds, dtype=torch.int64), seed)
+                         for i, (seeds, seed) in enumerate(opts["batches"][rank])}
+        res["sample"]["bytes"] = s.ex.bytes_sent
+    if "propagate" in cases:
         from gnnkit.distributed.propagate import dist_sign_features
-        res["xs"] = dist_sign_features(part, book, opts["hops"])
-        res["nodes"] = part.nodes[: part.num_inner]
-    elif case == "train":
+        res["prop"] = {"xs": dist_sign_features(part, book, opts["hops"]), "nodes": part.nodes[part.inner_pos]}
+    if "train" in cases:
         from gnnkit.distributed.train import DistTrainer
-        tr = DistTrainer(parts, fanouts=opts["fanouts"], hidden=opts["hidden"], dropout=0.0,
-                         batch_size=opts["batch_size"], lr=opts["lr"], seed=opts["seed"])
+        tr = DistTrainer(parts, fanouts=opts["fanouts"] if "hops" not in opts else opts["train_fanouts"],
+                         hidden=opts["hidden"], dropout=0.0, batch_size=opts["batch_size"], lr=opts["lr"],
+                         seed=opts["seed"])
         for e in range(opts["epochs"]):
             tr.train_epoch(e)
-        res["state"] = tr.model.module.state_dict()
-        res["steps"] = tr.steps
-        res["acc"] = tr.evaluate("test")
+        res["train"] = {"state": tr.model.module.state_dict(), "steps": tr.steps, "acc": tr.evaluate("test")}
     torch.save(res, f"{out}/rank{rank}.pt")
     dist.barrier()
     dist.destroy_process_group()
