@@ -87,7 +87,7 @@ def main() -> None:
     ap.add_argument("--graph", default=None)
     ap.add_argument("--root", default="/tmp/gnnkit_bench_products")
     ap.add_argument("--work", default="/tmp/gnnkit_bench_dist")
-    ap.add_argument("--methods", nargs="+", default=["metis", "stream", "random"])
+    ap.add_argument("--methods", nargs="+", default=["stream", "random", "metis"])
     ap.add_argument("--ranks", type=int, nargs="+", default=[2, 4, 8])
     ap.add_argument("--train-method", default="stream", help="partitioning used for the training runs")
     ap.add_argument("--steps", type=int, default=5, help="steps per run (0: one full epoch)")
