@@ -114,17 +114,19 @@ def _metis(indptr, indices, parts, train, seed, imbalance, symmetric):
 
     n = indptr.shape[0] - 1
     if symmetric:
-        # already symmetric: only self-loops must go (no A + A^T copy: METIS itself needs GBs at
-        # 60M arcs, see experiments/RESULTS.md)
+        # already symmetric: only self-loops and repeated arcs must go (no A + A^T copy: METIS
+        # itself needs GBs at 60M arcs, see experiments/RESULTS.md)
         src = np.asarray(indices)
         dst_deg = np.diff(indptr)
-        loop = src == np.repeat(np.arange(n, dtype=src.dtype), dst_deg)
-        if loop.any():
-            keep = ~loop
+        drop = src == np.repeat(np.arange(n, dtype=src.dtype), dst_deg)
+        drop[1:] |= src[1:] == src[:-1]  # rows are sorted: a repeat follows its first copy ...
+        starts = np.asarray(indptr[:-1])[dst_deg > 0]
+        drop[starts] = src[starts] == np.arange(n, dtype=src.dtype)[dst_deg > 0]  # ... in its row
+        if drop.any():
             kept = np.zeros(src.shape[0] + 1, dtype=np.int64)
-            np.cumsum(keep, out=kept[1:])
+            np.cumsum(~drop, out=kept[1:])
             xadj = kept[np.asarray(indptr, dtype=np.int64)]  # arcs kept before each row start
-            adjncy = src[keep]
+            adjncy = src[~drop]
         else:
             xadj, adjncy = np.asarray(indptr, dtype=np.int64), src
     else:
