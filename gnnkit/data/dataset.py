@@ -244,25 +244,6 @@ class NodeDataset:
                 f"num_classes={self.num_classes}{extra}, num_splits={self.num_splits}, "
                 f"directed={self.directed})")
 
-    @property
-    def metric(self) -> str:
-        """Name of the metric this dataset is scored with (a :mod:`gnnkit.tasks.metrics` name).
-
-        ``metadata['metric']`` when the loader declares one (``'accuracy'``, ``'roc_auc'`` for
-        the binary Platonov et al. graphs, ``'ogb:<name>'`` for OGB datasets, scored by OGB's own
-        ``Evaluator``); ``'accuracy'`` otherwise.
-
-        >>> NodeDataset(Graph.from_edge_index(torch.tensor([[0], [1]]), num_nodes=2),
-        ...             torch.zeros(2, 1), torch.tensor([0, 1])).metric
-        'accuracy'
-        """
-        m = self.metadata.get("metric")
-        if m:
-            return str(m)
-        if self.metadata.get("ogb_name"):
-            return f"ogb:{self.metadata['ogb_name']}"
-        return "accuracy"
-
     # ------------------------------------------------------------------ evaluation
     @property
     def metric(self) -> str:
@@ -272,6 +253,10 @@ class NodeDataset:
         task); else ``'ogb:<name>'`` for an OGB dataset (ogb's own Evaluator); else from
         ``metadata['eval_metric']`` (``'acc'`` -> ``'accuracy'``, ``'rocauc'`` -> ``'roc_auc'``);
         else ``'roc_auc'`` for multi-label ``y [N, T]`` and ``'accuracy'`` otherwise.
+
+        >>> NodeDataset(Graph.from_edge_index(torch.tensor([[0], [1]]), num_nodes=2),
+        ...             torch.zeros(2, 1), torch.tensor([0, 1])).metric
+        'accuracy'
         """
         meta = self.metadata
         if meta.get("metric"):

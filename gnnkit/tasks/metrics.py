@@ -14,7 +14,8 @@ A :class:`Metric` is ``fn(pred, target) -> float`` plus the direction of "better
 ``mrr``                 mean reciprocal rank of column 0 of ``[P, 1 + K]`` score rows (OGB's
                         optimistic/pessimistic average for ties)
 ``mae``, ``rmse``       regression errors (lower is better)
-``ogb:<dataset>``       ogb's own ``Evaluator`` for that dataset (imported when asked for)
+``ogb:<dataset>``       ogb's own ``Evaluator`` for that dataset (imported when asked for);
+                        ``ogbl-*``: pairs as for ``hits@K`` / ``mrr``
 ======================  ==========================================================================
 
 ROC-AUC via the Mann-Whitney statistic: with midranks :math:`r_i` of the scores (tied scores
@@ -286,10 +287,18 @@ def _ogb_metric(dataset: str) -> Metric:
     key = evaluator.eval_metric
 
     def fn(pred, target):
-        pred, target = _cpu(pred, "pred"), _cpu(target, "target")
+        pred = _cpu(pred, "pred")
+        target = None if target is None else _cpu(target, "target")
         if family == "linkproppred":
-            raise ValueError(f"ogb:{dataset}: use the link task's metric (hits@K / mrr), which "
-                             "evaluates pairs as OGB does")
+            # score rows [P, 1 + K] (column 0 positive; MRR datasets) or 1-D scores + 0/1 labels
+            if pred.dim() == 2 and pred.shape[1] > 1:
+                pos, neg = pred[:, 0], pred[:, 1:]
+            else:
+                p, t = pred.reshape(-1), target.reshape(-1)
+                pos, neg = p[t == 1], p[t == 0]
+            _non_empty(pos.numel(), f"ogb:{dataset}")
+            out = evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})
+            return float(out[key] if key in out else torch.as_tensor(out["mrr_list"]).mean())
         if key == "acc":
             if pred.is_floating_point() and pred.dim() == 2 and pred.shape[1] > 1:
                 pred = pred.argmax(dim=1)

@@ -83,3 +83,12 @@ def test_ogb_metric_is_ogbs_evaluator():
     assert get_metric("ogb:ogbn-arxiv")(logits, labels) == pytest.approx(accuracy(logits, labels))
     with pytest.raises(ValueError, match="not an OGB dataset"):
         get_metric("ogb:cora")
+
+
+def test_ogb_link_metric_scores_pairs_like_ours():
+    pytest.importorskip("ogb")
+    rows = torch.tensor([[0.9, 0.1, 0.2], [0.2, 0.5, 0.1], [0.3, 0.3, 0.0]])
+    assert get_metric("ogb:ogbl-citation2")(rows, None) == pytest.approx(mrr(rows))
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(200, generator=g), torch.randint(0, 2, (200,), generator=g)
+    assert get_metric("ogb:ogbl-collab")(s, t) == pytest.approx(hits_at_k(s, t, 50))
