@@ -109,7 +109,7 @@ class EpochLog(Callback):
             n = max(rec["steps"], 1)
             print(f"epoch {state.epoch}: loss {state.loss:.4f}  {rec['wall_s']:.2f}s = sample {rec['sample_s']:.2f} "
                   f"+ gather {rec['gather_s']:.2f} + compute {rec['compute_s']:.2f} (in collectives "
-                  f"{rec['exchange_s']:.2f}), {rec['bytes_per_batch'] / 1e6:.2f} MB sent/batch, {n} steps"
+                  f"{rec['exchange_s']:.2f}), {rec['bytes_per_batch'] / 1e3:.1f} kB sent/batch, {n} steps"
                   + (f", val {state.scores.get('val', float('nan')):.4f}" if state.scores else ""), flush=True)
 
 
@@ -158,13 +158,11 @@ def main(argv=None) -> int:
     except (RuntimeError, ValueError, OSError) as e:
         print(f"gnnkit.distributed.train: rank {rank}: {type(e).__name__}: {e}\n"
               "(a peer rank failed or timed out, or the job's input is wrong)", file=sys.stderr, flush=True)
-        return 1
-    finally:
-        if dist.is_initialized():
-            try:
-                dist.destroy_process_group()
-            except Exception:  # pragma: no cover - tearing down after a failure
-                pass
+        sys.stdout.flush()
+        # no orderly teardown: with a dead peer, tearing the process group down can block or
+        # abort in gloo's threads; the exit code is what torchrun and the user need
+        os._exit(1)
+    dist.destroy_process_group()
     return 0
 
 
