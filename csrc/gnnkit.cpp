@@ -80,6 +80,8 @@ TORCH_LIBRARY(gnnkit, m) {
   // Uniform walks for GraphSAINT: [num_walks, walk_length + 1] node ids; a step goes to a uniform
   // in-neighbour (CSR row), a node without in-arcs keeps the walk in place.
   m.def("saint_random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, int seed) -> Tensor");
+  // Row gather for the loader's feature fetcher (csrc/cpu/gather_cpu.cpp, CPU only): out[k] = src[index[k]].
+  m.def("gather_rows(Tensor src, Tensor index) -> Tensor");
 }
 
 // A tiny Python module so that `import gnnkit._C` loads the shared library (and with it the
