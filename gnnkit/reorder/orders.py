@@ -80,7 +80,11 @@ def order_from_csr(indptr: np.ndarray, indices: np.ndarray, method: str, *, dire
         ix = ix[keep]
     del row, keep
     opts = pymetis.Options(seed=int(seed))
-    _, membership = pymetis.part_graph(int(parts), xadj=ip, adjncy=ix, options=opts)
+    adj = pymetis.CSRAdjacency(ip, ix) if hasattr(pymetis, "CSRAdjacency") else None
+    if adj is not None:
+        _, membership = pymetis.part_graph(int(parts), adjacency=adj, options=opts)
+    else:  # older pymetis
+        _, membership = pymetis.part_graph(int(parts), xadj=ip, adjncy=ix, options=opts)
     membership = np.asarray(membership, dtype=np.int64)
     info["num_parts"] = int(parts)
     return np.argsort(membership, kind="stable").astype(np.int64), info
