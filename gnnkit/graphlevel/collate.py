@@ -82,7 +82,8 @@ def collate_graphs(ds: GraphDataset, ids, extras=(), x_dtype=torch.get_default_d
             (paths, vector fields, ...) to ``batch.extra``; see :mod:`gnnkit.graphlevel.cache`.
 
     Node features: the dataset's ``x`` (integer codes kept as int64 for atom encoders), or a
-    column of ones when the dataset has none.  ``split_index`` is ``{'all': None}``.
+    column of ones when the dataset has none.  ``split_index`` is ``{'train': None}`` (the
+    loader sets it per batch).
     """
     from gnnkit.tasks.batch import Batch
 
@@ -95,6 +96,6 @@ def collate_graphs(ds: GraphDataset, ids, extras=(), x_dtype=torch.get_default_d
     for f in extras:
         name, value = f(parts)
         extra[name] = value
-    return Batch(x=x, graph=graph, target=ds.y[parts.ids], split_index={"all": None},
+    return Batch(x=x, graph=graph, target=ds.y[parts.ids], split_index={"train": None},
                  n_id=parts.node_rows, batch=parts.batch, edge_attr=parts.edge_attr,
                  num_graphs=parts.ids.numel(), extra=extra)

@@ -9,7 +9,7 @@ import torch
 
 from gnnkit.graphlevel.dataset import GraphDataset
 
-__all__ = ["SYNTHETIC", "load_synthetic"]
+__all__ = ["SYNTHETIC", "load_synthetic", "load_synthetic_family"]
 
 SYNTHETIC = ("csl", "exp", "sr25", "count-triangle", "count-4cycle", "count-chordal")
 
@@ -31,3 +31,11 @@ def load_synthetic(name: str, seed: int = 0) -> GraphDataset:
         from gnnkit.graphlevel.expressivity import counting_dataset
         return counting_dataset(key[len("count-"):], seed=seed)
     raise ValueError(f"load_synthetic: unknown dataset {name!r}; available: {', '.join(SYNTHETIC)}")
+
+
+def load_synthetic_family(name: str, root=None, seed: int = 0) -> GraphDataset:
+    """Registry entry point (``gnnkit.data.get_dataset('csl')``): generated, so ``root`` must be
+    :obj:`None`."""
+    if root is not None:
+        raise ValueError(f"{name!r} is generated, it takes no root (got {root!r})")
+    return load_synthetic(name, seed=seed)

@@ -79,13 +79,16 @@ def test_loader_shuffles_by_seed_and_workers_agree():
     _, _, _, ds = _dataset()
     a = GraphLoader(ds, batch_size=2, shuffle=True, seed=3)
     b = GraphLoader(ds, batch_size=2, shuffle=True, seed=3)
-    ea = [c.tolist() for c in a.chunks(0)]
-    assert ea == [c.tolist() for c in b.chunks(0)] and ea != [c.tolist() for c in a.chunks(1)]
+    ea = [a.ids[c].tolist() for c in a.chunks(0)]
+    assert ea == [b.ids[c].tolist() for c in b.chunks(0)] and ea != [a.ids[c].tolist() for c in a.chunks(1)]
     assert sorted(sum(ea, [])) == list(range(5))
     assert len(GraphLoader(ds, batch_size=2, drop_last=True)) == 2
     seq = [x.target for x in GraphLoader(ds, batch_size=2, shuffle=True, seed=1)]
     par = [x.target for x in GraphLoader(ds, batch_size=2, shuffle=True, seed=1, num_workers=2)]
     assert len(seq) == len(par) == 3
+    mixed = GraphLoader(ds, torch.tensor([4, 1, 2]), batch_size=2, split=["val", "test", "val"])
+    assert [{k: v.tolist() for k, v in b.split_index.items()} for b in mixed] == \
+        [{"val": [0], "test": [1]}, {"val": [0], "test": []}]
     for s, p in zip(seq, par):
         torch.testing.assert_close(s, p, equal_nan=True)
 
