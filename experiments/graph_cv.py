@@ -47,7 +47,7 @@ def build(name, ds, args):
     mode = name.split("-")[1]
     model = PathNN(ds.num_features, args.hidden or d, ds.num_classes, K, mode=mode,
                    batch_norm=False, encode_distances=dist, l2_norm=dist, dedupe=args.dedupe)
-    cache = PathCache(ds, K, mode, distances=dist, cache_dir=args.cache)
+    cache = PathCache(ds, K, mode, distances=dist, cache_dir=args.cache, parents=not args.dedupe)
     return model, cache, args.bs or bs
 
 

@@ -66,6 +66,12 @@ def _load_or_compute(path: Path | None, compute):
     return state, False
 
 
+def _narrow(t: Tensor) -> Tensor:
+    """``t`` (non-negative ids) as int16 when every value fits, else int32."""
+    hi = int(t.max()) if t.numel() else 0
+    return t.to(torch.int16 if hi < 2**15 else torch.int32)
+
+
 class PathCache:
     r"""PathNN paths of every graph, computed once (see the module docstring).
 
@@ -77,13 +83,15 @@ class PathCache:
         cache_dir (str or Path, optional): where to keep the file; ``False`` keeps it in memory
             only. (default: :func:`default_cache_dir`)
         max_paths (int): enumeration budget over the whole dataset.
+        parents (bool): also gather the prefix rows (needed by the prefix-tree encoder, not by
+            ``PathNN(dedupe=True)``). (default: :obj:`True`)
 
     ``cache.loaded`` tells whether the paths came from disk.  ``cache(parts)`` returns
     ``('paths', PathSet)`` for a gathered batch: use it as a collate extra.
     """
 
     def __init__(self, ds: GraphDataset, max_len: int, mode: str = "sp+", distances: bool = False,
-                 cache_dir=None, max_paths: int = 10 * DEFAULT_MAX_PATHS):
+                 cache_dir=None, max_paths: int = 10 * DEFAULT_MAX_PATHS, parents: bool = True):
         self.max_len, self.mode = max_len, mode
         self.distances = bool(distances) and mode == "ap"
         self.undirected = not ds.directed
@@ -94,7 +102,11 @@ class PathCache:
             path = root / f"{ds.name}-{structure_hash(ds)}-{tag}.pt"
         self.file = path
         state, self.loaded = _load_or_compute(path, lambda: self._compute(ds, max_paths))
-        self.paths, self.ptr, self.parents = state["paths"], state["ptr"], state["parents"]
+        # local ids / rows are small: stored as int16 (or int32) to cut the bytes gathered per
+        # batch; the batch tensors are int32 (PathConv takes int32 or int64)
+        self.paths = [_narrow(p) for p in state["paths"]]
+        self.parents = [_narrow(p) for p in state["parents"]] if parents else None
+        self.ptr = state["ptr"]
         self.weights = state.get("weights")
         self.dists = state.get("dists")
 
@@ -125,28 +137,45 @@ class PathCache:
         return [p.size(0) for p in self.paths]
 
     def gather(self, ids: Tensor, node_ptr: Tensor) -> PathSet:
-        """The :class:`PathSet` of the batch ``ids`` whose node offsets are ``node_ptr``."""
+        """The :class:`PathSet` of the batch ``ids`` whose node offsets are ``node_ptr`` (int32
+        paths and parents; :class:`~gnnkit.nn.pathnn.PathConv` takes int32 or int64)."""
+        # every graph's rows are one contiguous block: concatenate slices (memcpy) instead of
+        # gathering row by row, then shift the node ids / prefix rows by the batch offsets
         paths, parents, weights, dists = [], [], [], []
-        prev_off = node_ptr[:-1]
+        take = torch.index_select        # far faster than advanced indexing on CPU
+        if int(node_ptr[-1]) >= 2**31:
+            raise ValueError("PathCache.gather: a batch with 2**31 nodes does not fit the int32 "
+                             "path tensors; use smaller batches")
+        node_off32 = node_ptr[:-1].to(torch.int32)
+        prev_off = node_off32
         for k in range(1, self.max_len + 1):
             ptr = self.ptr[k - 1]
-            cnt = ptr[ids + 1] - ptr[ids]
-            rows = ranges(ptr[ids], cnt)
+            start = take(ptr, 0, ids)
+            cnt = take(ptr, 0, ids + 1) - start
+            rows = ranges(start, cnt)
             total = rows.numel()
-            off = torch.zeros(ids.numel() + 1, dtype=torch.int64)
-            torch.cumsum(cnt, 0, out=off[1:])
-            paths.append(self.paths[k - 1][rows]
-                         + torch.repeat_interleave(node_ptr[:-1], cnt, output_size=total).unsqueeze(1))
-            parents.append(self.parents[k - 1][rows]
-                           + torch.repeat_interleave(prev_off, cnt, output_size=total))
-            prev_off = off[:-1]
+            if total >= 2**31:
+                raise ValueError(f"PathCache.gather: {total} paths of length {k} in one batch do "
+                                 "not fit int32; use smaller batches")
+            p = take(self.paths[k - 1], 0, rows)
+            paths.append(torch.add(p, torch.repeat_interleave(node_off32, cnt, output_size=total)
+                                   .unsqueeze(1)))        # int16 + int32 -> int32, one pass
+            if self.parents is not None:
+                par = take(self.parents[k - 1], 0, rows)
+                parents.append(torch.add(par, torch.repeat_interleave(prev_off, cnt, output_size=total)))
+                off = torch.zeros(ids.numel() + 1, dtype=torch.int32)
+                torch.cumsum(cnt, 0, out=off[1:])
+                prev_off = off[:-1]
             if self.weights is not None:
-                weights.append(self.weights[k - 1][rows])
+                weights.append(take(self.weights[k - 1], 0, rows))
             if self.dists is not None:
-                dists.append(self.dists[k - 1][rows])
-        return PathSet(paths, parents, self.mode, self.undirected,
-                       weights if self.weights is not None else None,
-                       dists if self.dists is not None else None)
+                dists.append(take(self.dists[k - 1], 0, rows))
+        out = PathSet(paths, parents, self.mode, self.undirected,
+                      weights if self.weights is not None else None,
+                      dists if self.dists is not None else None)
+        if self.parents is None:
+            out.reversible = False      # no prefix rows: the prefix-tree encoder is unavailable
+        return out
 
     def __call__(self, parts):
         return "paths", self.gather(parts.ids, parts.node_ptr)

@@ -32,7 +32,7 @@ class GraphParts:
     ids: Tensor            # [B] graph ids
     node_ptr: Tensor       # [B + 1] node offsets in the batch
     indptr: Tensor         # [n + 1] batch CSR row pointer
-    indices: Tensor        # [m] batch-global sources
+    indices: Tensor        # [m] batch-global sources (int32 while the batch has < 2**31 nodes)
     local_indices: Tensor  # [m] per-graph local sources
     node_rows: Tensor      # [n] rows of the dataset's node arrays
     arc_rows: Tensor       # [m] rows of the dataset's arc arrays
@@ -52,23 +52,24 @@ def gather_graphs(ds: GraphDataset, ids: Tensor) -> GraphParts:
         raise IndexError(f"gather_graphs: ids[{bad}] = {int(ids[bad])} is out of range for "
                          f"{G} graphs")
     ids = ids % max(G, 1)
-    n = ds.node_ptr[ids + 1] - ds.node_ptr[ids]
-    aptr = ds.indptr[ds.node_ptr]
-    m = aptr[ids + 1] - aptr[ids]
-    node_rows = ranges(ds.node_ptr[ids], n)
-    arc_rows = ranges(aptr[ids], m)
+    take = torch.index_select        # index_select: far faster than advanced indexing on CPU
+    lay = ds.layout()
+    n0, n = take(ds.node_ptr, 0, ids), take(lay["sizes"], 0, ids)
+    a0, m = take(lay["arc_ptr"], 0, ids), take(lay["arc_counts"], 0, ids)
+    node_rows = ranges(n0, n)
+    arc_rows = ranges(a0, m)
     B = ids.numel()
     node_ptr = torch.zeros(B + 1, dtype=torch.int64)
     torch.cumsum(n, 0, out=node_ptr[1:])
-    deg = ds.indptr[node_rows + 1] - ds.indptr[node_rows]
     indptr = torch.zeros(node_rows.numel() + 1, dtype=torch.int64)
-    torch.cumsum(deg, 0, out=indptr[1:])
-    local = ds.indices[arc_rows]
-    total_m = int(m.sum())
-    indices = local + torch.repeat_interleave(node_ptr[:-1], m, output_size=total_m)
+    torch.cumsum(take(lay["deg"], 0, node_rows), 0, out=indptr[1:])
+    total_m = int(indptr[-1])
+    idx = lay["indices32"] if node_rows.numel() < 2**31 else ds.indices
+    local = take(idx, 0, arc_rows)
+    indices = local + torch.repeat_interleave(node_ptr[:-1].to(idx.dtype), m, output_size=total_m)
     batch = torch.repeat_interleave(torch.arange(B), n, output_size=node_rows.numel())
-    x = ds.x[node_rows] if ds.x is not None else None
-    ea = ds.edge_attr[arc_rows] if ds.edge_attr is not None else None
+    x = take(ds.x, 0, node_rows) if ds.x is not None else None
+    ea = take(ds.edge_attr, 0, arc_rows) if ds.edge_attr is not None else None
     return GraphParts(ids, node_ptr, indptr, indices, local, node_rows, arc_rows, batch, x, ea)
 
 
@@ -90,12 +91,12 @@ def collate_graphs(ds: GraphDataset, ids, extras=(), x_dtype=torch.get_default_d
     parts = gather_graphs(ds, ids)
     num_nodes = parts.node_rows.numel()
     graph = Graph._from_parts(parts.indptr, parts.indices.to(
-        torch.int32 if num_nodes <= 2**31 else torch.int64), None, num_nodes, ds.directed)
+        torch.int32 if num_nodes <= 2**31 else torch.int64, copy=False), None, num_nodes, ds.directed)
     x = parts.x if parts.x is not None else torch.ones(num_nodes, 1, dtype=x_dtype)
     extra = {"node_ptr": parts.node_ptr}
     for f in extras:
         name, value = f(parts)
         extra[name] = value
-    return Batch(x=x, graph=graph, target=ds.y[parts.ids], split_index={"train": None},
+    return Batch(x=x, graph=graph, target=torch.index_select(ds.y, 0, parts.ids), split_index={"train": None},
                  n_id=parts.node_rows, batch=parts.batch, edge_attr=parts.edge_attr,
                  num_graphs=parts.ids.numel(), extra=extra)

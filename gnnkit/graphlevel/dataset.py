@@ -225,6 +225,21 @@ class GraphDataset:
     def num_tasks(self) -> int:
         return 1 if self.y.dim() == 1 else self.y.size(1)
 
+    def layout(self) -> dict:
+        """Per-graph offsets and per-node degrees, computed once and kept (the collate stage's
+        lookup tables): ``sizes``, ``arc_ptr``, ``arc_counts`` ``[G]``, ``deg`` ``[N]``,
+        ``indices32`` (``indices`` as int32 when every local id fits)."""
+        lay = self.__dict__.get("_layout")
+        if lay is None:
+            ap = self.arc_ptr()
+            sizes = self.graph_sizes()
+            small = (int(sizes.max()) if len(self) else 0) < 2**31
+            lay = {"sizes": sizes, "arc_ptr": ap[:-1].contiguous(), "arc_counts": ap[1:] - ap[:-1],
+                   "deg": self.indptr[1:] - self.indptr[:-1],
+                   "indices32": self.indices.to(torch.int32) if small else self.indices}
+            self.__dict__["_layout"] = lay
+        return lay
+
     def graph_sizes(self) -> Tensor:
         """Nodes per graph, int64 ``[G]``."""
         return self.node_ptr[1:] - self.node_ptr[:-1]

@@ -341,7 +341,7 @@ class PathConv(nn.Module):
         if weight is not None:
             wcls, W = _dense_codes(weight)
             code = code * W + wcls
-        key = paths[:, 0] * (S * W) + code
+        key = paths[:, 0].long() * (S * W) + code
         gkey, gcnt = torch.unique(key, return_counts=True)
         start, sw = gkey // (S * W), gkey % (S * W)
         seq = sw // W
@@ -376,8 +376,9 @@ class PathConv(nn.Module):
                         colors: Tensor | None = None):
         """:meth:`forward` that also takes / returns the node classes of :meth:`encode_dedupe`
         (``None`` without ``dedupe``)."""
-        if not isinstance(paths, Tensor) or paths.dtype != torch.int64 or paths.dim() != 2:
-            raise TypeError("PathConv: paths must be an int64 tensor [num_paths, k + 1] (from "
+        if not isinstance(paths, Tensor) or paths.dtype not in (torch.int64, torch.int32) \
+                or paths.dim() != 2:
+            raise TypeError("PathConv: paths must be an int64 or int32 tensor [num_paths, k + 1] (from "
                             f"gnnkit.ops.enumerate_paths), got {getattr(paths, 'dtype', type(paths))}")
         if x.dim() != 2 or x.size(1) != self.channels:
             raise ValueError(f"PathConv: x must have shape [N, {self.channels}], got {tuple(x.shape)}")
