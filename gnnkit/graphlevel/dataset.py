@@ -218,6 +218,16 @@ class GraphDataset:
         return self.indices.numel()
 
     @property
+    def num_edges(self) -> int:
+        """Arcs over all graphs (the name :class:`gnnkit.Graph` uses)."""
+        return self.indices.numel()
+
+    @property
+    def num_splits(self) -> int:
+        """1 with split files; 10 (the cross-validation folds of :meth:`kfold`) without."""
+        return 1 if self.splits else 10
+
+    @property
     def num_features(self) -> int:
         return 1 if self.x is None else (self.x.size(1) if self.x.dim() == 2 else 1)
 

@@ -107,7 +107,7 @@ def register_graph_models() -> None:
                                               "encode_distances": True}, kinds=("graph",))
     register_model("dgn", GraphDGN, {"hidden_channels": 64, "num_layers": 4,
                                      "aggregators": ("mean", "dir1-av", "dir1-dx")}, kinds=("graph",))
-    ogb = {"ogbg-molhiv": (_MOL, {}), "ogbg-molpcba": (_MOL, {"batch_size": 256}),
+    ogb = {"ogbg-molhiv": (_MOL, {}), "ogbg-molpcba": (_MOL, {}),
            "ogbg-ppa": (_PPA, {})}
     # PathNN paper (official synthetic configs): no batch norm, K = cutoff - 1, hidden 64
     csl_sp = ({"max_len": 11, "batch_norm": False, "dedupe": True}, {"batch_size": 32})
