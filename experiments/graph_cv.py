@@ -69,6 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bs", type=int, default=None)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--run-folds", type=int, default=None,
+                    help="train only the first N of the folds (reported as such)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-dedupe", dest="dedupe", action="store_false")
     ap.add_argument("--cache", default=None)
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
 
     say(f"# {args.dataset} {args.model} {vars(args)} load={os.getloadavg()[0]:.1f}")
     accs, times = [], []
-    for f, split in enumerate(ds.kfold(args.folds, seed=args.seed)):
+    for f, split in enumerate(ds.kfold(args.folds, seed=args.seed)[:args.run_folds]):
         torch.manual_seed(args.seed + f)
         model, cache, bs = build(args.model, ds, args)
         extras = [cache] if cache is not None else []
@@ -102,6 +104,7 @@ def main(argv=None) -> int:
                 opt.zero_grad()
                 loss = F.cross_entropy(forward(model, b), b.target)
                 loss.backward()
+                loss = loss.detach()
                 opt.step()
                 tot += float(loss) * b.num_graphs
             model.eval()
@@ -118,7 +121,8 @@ def main(argv=None) -> int:
                     f"load {os.getloadavg()[0]:.1f}")
         accs.append(best[1])
         times.append((time.perf_counter() - t0) / args.epochs)
-    res = {"dataset": args.dataset, "model": args.model, "folds": args.folds, "epochs": args.epochs,
+    res = {"dataset": args.dataset, "model": args.model, "folds": args.folds,
+           "folds_run": len(accs), "epochs": args.epochs,
            "acc_mean": statistics.mean(accs), "acc_std": statistics.pstdev(accs), "acc": accs,
            "sec_per_epoch": statistics.mean(times)}
     say("RESULT " + json.dumps(res))
