@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+import gnnkit.graphlevel.models  # noqa: F401  (registers the graph-level models and recipes)
 from gnnkit.tasks.base import Task, register_task_kind
 from gnnkit.tasks.batch import Batch
 
@@ -73,7 +74,6 @@ class GraphTask(Task):
     def __init__(self, dataset, split: int = 0, *, folds: int = 10, metric=None,
                  batch_size: int = 32, eval_batch_size: int | None = None, num_workers: int = 0,
                  eval_train: bool = False, cache_dir=None, normalize_features: bool = False):
-        import gnnkit.graphlevel.models  # noqa: F401  (registers the graph-level models)
         from gnnkit.graphlevel.dataset import GraphDataset
 
         if not isinstance(dataset, GraphDataset):
