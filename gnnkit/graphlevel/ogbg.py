@@ -34,7 +34,7 @@ from gnnkit.data.errors import DatasetError
 from gnnkit.data.readers import OgbRaw
 from gnnkit.graphlevel.dataset import GraphDataset
 
-__all__ = ["OGBG_NAMES", "ogbg_dataset_names", "load_ogbg", "ogbg_folder"]
+__all__ = ["OGBG_NAMES", "ogbg_dataset_names", "load_ogbg", "ogbg_folder", "ogbg_presence"]
 
 OGBG_NAMES = ("ogbg-molhiv", "ogbg-molpcba", "ogbg-ppa")
 
@@ -53,17 +53,23 @@ def _meta(name: str) -> dict:
     return meta
 
 
-def ogbg_folder(name: str, root=None) -> Path:
-    """The dataset directory of ``name``; :class:`DatasetError` lists the folders searched."""
+def ogbg_presence(name: str, root=None) -> tuple[Path | None, list[Path], str]:
+    """``(folder or None, folders searched, how to get the files)`` without reading them."""
     meta = _meta(name)
     roots = [Path(root).expanduser(), Path(root).expanduser() / "ogb"] if root is not None \
         else candidate_dirs("ogb")
     dirs = [r / meta["dir_name"] for r in roots]
-    for d in dirs:
-        if (d / "raw" / "num-node-list.csv.gz").is_file() or (d / "raw" / "data.npz").is_file():
-            return d
-    raise DatasetError(f"{name}: no raw files found; looked in {[str(d) for d in dirs]} "
-                       f"(download {meta['url']} and unzip it into one of them)")
+    found = next((d for d in dirs if (d / "raw" / "num-node-list.csv.gz").is_file()
+                  or (d / "raw" / "data.npz").is_file()), None)
+    return found, dirs, f"download {meta['url']} and unzip it into one of the folders searched"
+
+
+def ogbg_folder(name: str, root=None) -> Path:
+    """The dataset directory of ``name``; :class:`DatasetError` lists the folders searched."""
+    found, dirs, how = ogbg_presence(name, root)
+    if found is None:
+        raise DatasetError(f"{name}: no raw files found; looked in {[str(d) for d in dirs]} ({how})")
+    return found
 
 
 def load_ogbg(name: str, root=None, split: str | None = None) -> GraphDataset:

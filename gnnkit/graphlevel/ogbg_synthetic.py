@@ -6,8 +6,9 @@ r"""Write small *synthetic* datasets in OGB's raw ``ogbg`` layout (for tests and
 ``ogb.utils.features`` dims, one binary label), ``ogbg-molpcba`` (128 binary tasks with missing
 labels) and ``ogbg-ppa`` (no node features, 7 float edge features, 37 classes).  Graphs are random
 trees plus a few chords (molecule-sized); the labels are a deterministic function of the
-structure (so a model can learn them): molhiv: "has a node of degree >= 4"; molpcba: task ``t``
+structure (so a model can learn them): molhiv: "odd number of cycles"; molpcba: task ``t``
 is "atom code ``t % 10`` present" with 30 % of labels missing; ppa: number of nodes mod 37.
+Splits are 80 / 10 / 10, stratified on the first label.
 These are NOT the OGB data: they only exercise the loader, the task and the CLI end to end.
 """
 from __future__ import annotations
@@ -46,7 +47,6 @@ def write_ogbg_layout(name: str, root, num_graphs: int = 200, seed: int = 0) -> 
             if (a, b) not in e and b != a:
                 extra.add((a, b))
         e += sorted(extra)
-        deg = np.bincount(np.asarray(e).ravel(), minlength=n)
         edges += e
         nn_.append(n)
         ne.append(len(e))
@@ -58,7 +58,7 @@ def write_ogbg_layout(name: str, root, num_graphs: int = 200, seed: int = 0) -> 
             nfeat.append(atoms)
             efeat.append(np.stack([rng.integers(0, d_, len(e)) for d_ in get_bond_feature_dims()], 1))
             if name == "ogbg-molhiv":
-                labels.append([int(deg.max() >= 4)])
+                labels.append([len(e) - (n - 1)])      # chords, i.e. independent cycles
             else:
                 present = [float((atoms[:, 0] == t % 10).any()) for t in range(128)]
                 lab = np.asarray(present, dtype=np.float64)
@@ -71,10 +71,15 @@ def write_ogbg_layout(name: str, root, num_graphs: int = 200, seed: int = 0) -> 
     _write(raw / "edge-feat.csv.gz", np.concatenate(efeat))
     if nfeat:
         _write(raw / "node-feat.csv.gz", np.concatenate(nfeat))
-    _write(raw / "graph-label.csv.gz", np.asarray(labels))
-    perm = rng.permutation(num_graphs)
-    a, b = int(0.8 * num_graphs), int(0.9 * num_graphs)
+    lab = np.asarray(labels)
+    if name == "ogbg-molhiv":
+        lab = (lab % 2 == 1).astype(np.int64)       # odd number of cycles
+    _write(raw / "graph-label.csv.gz", lab)
+    # 80 / 10 / 10 split, stratified on the first label so that every split has both classes
+    key = np.nan_to_num(lab[:, 0].astype(np.float64), nan=-1.0)
+    order = np.lexsort((rng.random(num_graphs), key))
+    slot = np.arange(num_graphs) % 10
     scheme = "species" if name == "ogbg-ppa" else "scaffold"
-    for k, ids in (("train", perm[:a]), ("valid", perm[a:b]), ("test", perm[b:])):
-        _write(d / "split" / scheme / f"{k}.csv.gz", np.sort(ids)[:, None])
+    for k, sel in (("train", slot < 8), ("valid", slot == 8), ("test", slot == 9)):
+        _write(d / "split" / scheme / f"{k}.csv.gz", np.sort(order[sel])[:, None])
     return d
