@@ -18,7 +18,8 @@ from gnnkit._threads import get_num_threads, set_num_threads, thread_info  # noq
 from gnnkit.block import Block  # noqa: E402
 from gnnkit.graph import Graph, GraphError  # noqa: E402
 
-_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli"}
+_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli",
+               "reorder"}
 
 __all__ = ["Block", "Graph", "GraphError", "__version__", "get_num_threads", "set_num_threads", "thread_info",
            *sorted(_SUBMODULES)]

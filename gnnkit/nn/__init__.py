@@ -6,6 +6,7 @@
 :class:`GATConv`       graph attention (Veličković et al. 2018) on ``gnnkit.ops.gat_attention``
 :class:`DAGNNConv`     DAGNN adaptive K-hop propagation (Liu, Gao & Ji 2020)
 :class:`MLP`           graph-agnostic baseline
+:class:`MiniBatchGNN`  GCN / GAT / SAGE / Dir-SAGE on sampled blocks or full graphs
 :class:`GCN`, ...      ready models with the papers' defaults; :func:`get_model` registry
 =====================  ===========================================================================
 
@@ -17,14 +18,17 @@ from gnnkit.nn.dagnn import DAGNNConv, adaptive_combine, dagnn_hops
 from gnnkit.nn.decoupled import GBPMLP, SGC, SIGN
 from gnnkit.nn.gat_conv import GATConv
 from gnnkit.nn.gcn_conv import GCNConv, gcn_norm
+from gnnkit.nn.minibatch import MiniBatchGNN
 from gnnkit.nn.mlp import MLP
 from gnnkit.nn.models import (
     DAGNN,
     GAT,
     GCN,
     available_models,
+    build_model,
     get_model,
-    model_defaults,
+    model_kinds,
+    model_kwargs,
     register_model,
 )
 
@@ -56,11 +60,14 @@ __all__ = [
     "dagnn_hops",
     "adaptive_combine",
     "MLP",
+    "MiniBatchGNN",
     "GCN",
     "GAT",
     "DAGNN",
     "get_model",
-    "model_defaults",
+    "build_model",
+    "model_kwargs",
+    "model_kinds",
     "available_models",
     "register_model",
     "SGC",
@@ -94,3 +101,16 @@ __all__ = [
     "GBPNet",
     "DirGNNNet",
 ]
+
+
+def __getattr__(name):
+    # Training defaults moved to gnnkit.train.recipes; the old import path keeps working.
+    if name == "model_defaults":
+        import warnings
+
+        from gnnkit.train.recipes import model_defaults
+
+        warnings.warn("gnnkit.nn.model_defaults moved to gnnkit.train.recipes.model_defaults",
+                      DeprecationWarning, stacklevel=2)
+        return model_defaults
+    raise AttributeError(f"module 'gnnkit.nn' has no attribute {name!r}")

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from gnnkit import Graph
-from gnnkit.nn import DAGNN, GAT, GCN, MLP, Block, available_models, get_model, model_defaults
+from gnnkit.nn import DAGNN, GAT, GCN, MLP, Block, available_models, get_model
+from gnnkit.train.recipes import model_defaults
 from gnnkit.nn._utils import dropout
 from gnnkit.testing import random_edge_index
 
@@ -57,7 +58,7 @@ def test_models_with_blocks_equal_full_graph(graph):
 
 
 def test_registry_defaults_follow_papers():
-    assert available_models() == ["dagnn", "dir-gnn", "gat", "gbp", "gcn", "mlp", "sgc"]
+    assert available_models("node") == ["dagnn", "dir-gnn", "gat", "gbp", "gcn", "mlp", "sgc"]
     m, t = model_defaults("gcn", "cora")
     assert (m["hidden_channels"], m["dropout"], t["lr"], t["weight_decay"]) == (16, 0.5, 0.01, 5e-4)
     assert t["normalize_features"] is True
@@ -68,7 +69,7 @@ def test_registry_defaults_follow_papers():
     assert (m["hidden_channels"], m["K"], m["dropout"], t["weight_decay"]) == (64, 10, 0.8, 0.005)
     m, t = model_defaults("dagnn", "citeseer")
     assert (m["K"], m["dropout"], t["weight_decay"]) == (10, 0.5, 0.02)
-    assert model_defaults("gcn", "chameleon")[1]["normalize_features"] is False
+    assert model_defaults("gcn", "chameleon")[1].get("normalize_features", False) is False
     assert str(get_model("GCN", 1433, 7, hidden_channels=32)) == \
         "GCN(1433, 7, hidden_channels=32, num_layers=2)"
     assert str(get_model("mlp", 10, 3)) == "MLP(10, 64, 3, num_layers=2)"
@@ -77,8 +78,8 @@ def test_registry_defaults_follow_papers():
 
 
 def test_registry_bad_input():
-    with pytest.raises(ValueError, match="unknown model 'gin'; available: dagnn, dir-gnn, gat, gbp, gcn, mlp, sgc"):
-        get_model("gin", 3, 2)
+    with pytest.raises(ValueError, match="unknown model 'gcnn'; available: dagnn, .*gat, gbp, gcn, .*mlp"):
+        get_model("gcnn", 3, 2)
     with pytest.raises(ValueError, match=r"get_model\('gcn'\): bad override\(s\) \['heads'\]"):
         get_model("gcn", 3, 2, heads=4)
     with pytest.raises(ValueError, match="GCN: dropout must be in"):
