@@ -156,7 +156,7 @@ def main() -> None:
         print(f"train P={parts}: {rec['steps']} steps, {rec['wall_s']:.1f} s "
               f"({rec['wall_s'] / per:.2f} s/step; sample {rec['sample_s'] / per:.3f}, gather "
               f"{rec['gather_s'] / per:.3f}, compute {rec['compute_s'] / per:.3f}, in collectives "
-              f"{rec['exchange_s'] / per:.3f} s/step), {rec["bytes_per_batch"] / 1e6:.2f} MB sent per batch "
+              f"{rec['exchange_s'] / per:.3f} s/step), {rec['bytes_per_batch'] / 1e6:.2f} MB sent per batch "
               f"by rank 0, {rec['collectives_per_batch']:.0f} exchanges/batch; load {os.getloadavg()}", flush=True)
     print("RESULT " + json.dumps(result))
 
