@@ -12,10 +12,12 @@ __version__ = "0.1.0"
 
 from gnnkit.block import Block  # noqa: E402
 from gnnkit.graph import Graph, GraphError  # noqa: E402
+from gnnkit.graphlike import GraphLike, as_graph  # noqa: E402
 
-_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli"}
+_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli",
+               "tasks"}
 
-__all__ = ["Block", "Graph", "GraphError", "__version__", *sorted(_SUBMODULES)]
+__all__ = ["Block", "Graph", "GraphError", "GraphLike", "as_graph", "__version__", *sorted(_SUBMODULES)]
 
 
 def __getattr__(name):
