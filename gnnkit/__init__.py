@@ -15,7 +15,7 @@ from gnnkit.graph import Graph, GraphError  # noqa: E402
 from gnnkit.graphlike import GraphLike, as_graph  # noqa: E402
 
 _SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli",
-               "tasks"}
+               "tasks", "reorder"}
 
 __all__ = ["Block", "Graph", "GraphError", "GraphLike", "as_graph", "__version__", *sorted(_SUBMODULES)]
 
