@@ -100,6 +100,7 @@ def as_graph(graph, num_nodes: int | None = None, edge_weight: Tensor | None = N
         g = Graph.from_pyg(graph)
         return g if edge_weight is None else g.with_edge_weight(edge_weight)
     what = ", an edge_index [2, E] or a torch_geometric Data" if edge_index else ""
-    raise TypeError(f"{where}: expected a gnnkit.Graph, a Block, a DiskGraph{what}, got "
+    raise TypeError(f"{where}: expected a gnnkit.Graph, a Block, a DiskGraph, an object with CSR "
+                    f"tensors indptr/indices{what}, got "
                     f"{type(graph).__name__}; build a graph with "
                     "gnnkit.Graph.from_edge_index(edge_index, num_nodes)")
