@@ -30,21 +30,9 @@ from torch import Tensor
 
 from gnnkit.ops._library import ops
 from gnnkit.block import Block
+from gnnkit.graphlike import as_graph
 
 __all__ = ["NeighborSample", "sample_neighbors", "as_graph", "check_fanouts", "draw_seed", "build_blocks"]
-
-
-def as_graph(graph):
-    """The graph-like object to sample from: a :class:`gnnkit.Graph`, a ``DiskGraph`` (its
-    memory-mapped :meth:`graph`, zero copy) or any object with CSR ``indptr``/``indices``."""
-    if not hasattr(graph, "indptr") or not isinstance(getattr(graph, "indptr"), Tensor):
-        g = getattr(graph, "graph", None)
-        if callable(g):
-            return g()
-    if not hasattr(graph, "indptr") or not hasattr(graph, "indices"):
-        raise TypeError(f"expected a gnnkit.Graph, a DiskGraph or an object with indptr/indices, got "
-                        f"{type(graph).__name__}")
-    return graph
 
 
 def _tensor(a, name: str) -> Tensor:
