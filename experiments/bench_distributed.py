@@ -73,6 +73,33 @@ def _partition_child(args) -> None:
                       **{k: st[k] for k in ("edge_cut", "node_balance", "train_balance")}}))
 
 
+def _bytes_child(args) -> None:
+    """torchrun child: sample + fetch ``--steps`` batches of this rank (no model), report the
+    bytes this rank sent (rank 0 prints the mean over ranks)."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    from gnnkit.distributed.book import PartitionBook, open_partition
+    from gnnkit.distributed.task import DistNodeTask
+
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=900))
+    book = PartitionBook.open(args.parts_dir, num_parts=dist.get_world_size())
+    part = open_partition(args.parts_dir, dist.get_rank(), book)
+    task = DistNodeTask(part, book, args.fanouts, batch_size=args.batch_size, seed=args.seed, max_steps=args.steps)
+    nodes = 0
+    for b in task.loaders()["train"]:
+        nodes += b.n_id.numel()
+    rec = torch.tensor([task.last_epoch["bytes_per_batch"], nodes / task.steps], dtype=torch.float64)
+    dist.all_reduce(rec)
+    if dist.get_rank() == 0:
+        print(json.dumps({"bytes_per_batch_mean_rank": float(rec[0]) / dist.get_world_size(),
+                          "sampled_nodes_per_batch_mean_rank": float(rec[1]) / dist.get_world_size(),
+                          "steps": task.steps}))
+    dist.destroy_process_group()
+
+
 def _run(cmd, timeout):
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -102,9 +129,16 @@ def main() -> None:
     ap.add_argument("--method", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--parts", type=int, default=2, help=argparse.SUPPRESS)
     ap.add_argument("--owner-out", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--bytes-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--parts-dir", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--bytes-only", action="store_true",
+                    help="for P in --ranks: sample + fetch features only (no model): bytes per batch")
     args = ap.parse_args()
     if args.child:
         _partition_child(args)
+        return
+    if args.bytes_child:
+        _bytes_child(args)
         return
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -141,6 +175,22 @@ def main() -> None:
             write_partitions(dg, np.load(owners[(args.train_method, parts)]), pdir, features=x, labels=y,
                              splits={"train": train}, method=args.train_method)
         wsec = time.perf_counter() - t0
+        if args.bytes_only:
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={parts}",
+                   __file__, "--bytes-child", "--parts-dir", str(pdir), "--steps", str(args.steps or 3),
+                   "--fanouts", *map(str, args.fanouts), "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+            out, wall = _run(cmd, args.timeout)
+            rec = json.loads(out.strip().splitlines()[-1])
+            # DDP: ring all-reduce of the gradients sends 2 (P-1)/P x 4 bytes per parameter per rank
+            from gnnkit.nn.minibatch import MiniBatchGNN
+            params = sum(p.numel() for p in MiniBatchGNN("sage", x.shape[1], args.hidden, int(np.max(y)) + 1,
+                                                         num_layers=len(args.fanouts)).parameters())
+            rec.update(parts=parts, write_s=wsec, ddp_bytes_per_step=2 * (parts - 1) / parts * 4 * params)
+            result["training"][str(parts)] = rec
+            print(f"bytes P={parts}: {rec['bytes_per_batch_mean_rank'] / 1e6:.2f} MB sent per batch and rank by sampling "
+                  f"+ feature fetch ({rec['sampled_nodes_per_batch_mean_rank']:,.0f} sampled nodes/batch), + "
+                  f"{rec['ddp_bytes_per_step'] / 1e6:.2f} MB DDP gradient all-reduce per step", flush=True)
+            continue
         js = work / f"train-{parts}.json"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={parts}",
                "-m", "gnnkit.distributed.train", str(pdir), "--epochs", "1", "--fanouts",
