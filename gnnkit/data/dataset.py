@@ -12,14 +12,14 @@ Label convention: ``y`` is ``int64`` of shape ``[N]`` (single task) or ``[N, T]`
 """
 from __future__ import annotations
 
-import difflib
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from gnnkit.data.errors import DatasetError
+from gnnkit.data.errors import where as _where
 from gnnkit.graph import Graph
 
 __all__ = [
@@ -28,22 +28,9 @@ __all__ = [
     "SPLIT_KEYS",
     "masks_to_splits",
     "random_splits",
-    "get_dataset",
-    "available_datasets",
 ]
 
 SPLIT_KEYS = ("train", "val", "test")
-
-
-class DatasetError(ValueError):
-    """A dataset file or array is missing, corrupt or inconsistent.
-
-    The message names the file (when there is one), the field and the problem.
-    """
-
-
-def _where(source: str | None) -> str:
-    return f"{source}: " if source else ""
 
 
 def _as_index(value, n: int, what: str, source: str | None) -> torch.Tensor:
@@ -258,31 +245,55 @@ class NodeDataset:
                 f"directed={self.directed})")
 
     # ------------------------------------------------------------------ evaluation
+    @property
+    def metric(self) -> str:
+        """The metric this dataset is evaluated with (a :func:`gnnkit.tasks.get_metric` name).
+
+        ``metadata['metric']`` when the loader declares one (e.g. ``'roc_auc'`` for a binary
+        task); else ``'ogb:<name>'`` for an OGB dataset (ogb's own Evaluator); else from
+        ``metadata['eval_metric']`` (``'acc'`` -> ``'accuracy'``, ``'rocauc'`` -> ``'roc_auc'``);
+        else ``'roc_auc'`` for multi-label ``y [N, T]`` and ``'accuracy'`` otherwise.
+
+        >>> NodeDataset(Graph.from_edge_index(torch.tensor([[0], [1]]), num_nodes=2),
+        ...             torch.zeros(2, 1), torch.tensor([0, 1])).metric
+        'accuracy'
+        """
+        meta = self.metadata
+        if meta.get("metric"):
+            return str(meta["metric"])
+        if meta.get("ogb_name"):
+            return f"ogb:{meta['ogb_name']}"
+        known = {"acc": "accuracy", "rocauc": "roc_auc"}
+        if meta.get("eval_metric") in known:
+            return known[meta["eval_metric"]]
+        return "roc_auc" if self.y.dim() == 2 else "accuracy"
+
     def evaluator(self):
-        """OGB's ``ogb.nodeproppred.Evaluator`` for an ``ogbn-*`` dataset."""
+        """OGB's ``ogb.nodeproppred.Evaluator`` for an ``ogbn-*`` dataset (deprecated: the metric
+        ``'ogb:<name>'`` of :mod:`gnnkit.tasks.metrics` wraps it)."""
         ogb_name = self.metadata.get("ogb_name")
         if not ogb_name:
             raise DatasetError(f"dataset {self.name!r} is not an OGB dataset; use evaluate(), which "
                                "computes accuracy")
-        from ogb.nodeproppred import Evaluator
+        from gnnkit.tasks.metrics import ogb_evaluator
 
-        return Evaluator(ogb_name)
+        return ogb_evaluator(ogb_name)
 
     def evaluate(self, y_pred: torch.Tensor, split: str = "test", split_index: int = 0,
                  y_true: torch.Tensor | None = None) -> float:
-        """Score predictions for all nodes on one split with the dataset's metric.
-
-        The metric is ``metadata['eval_metric']`` (``'acc'`` unless the source says otherwise).
-        OGB datasets are scored by OGB's own ``Evaluator``; others compute accuracy here.
+        """Score predictions for all nodes on one split with :attr:`metric` (a thin delegate to
+        :mod:`gnnkit.tasks.metrics`, kept for existing callers).
 
         Args:
             y_pred (torch.Tensor): predictions for all ``N`` nodes: class labels ``[N]`` /
-                ``[N, 1]`` or scores ``[N, C]`` (arg-maxed) for ``'acc'``; scores ``[N, T]`` for
-                ``'rocauc'``.
+                ``[N, 1]`` or scores ``[N, C]`` (arg-maxed) for accuracy; scores ``[N, T]`` for
+                ROC-AUC.
             split (str): ``'train'``, ``'val'`` or ``'test'``. (default: ``'test'``)
             split_index (int): which split. (default: ``0``)
             y_true (torch.Tensor, optional): labels to score against instead of ``self.y``.
         """
+        from gnnkit.tasks.metrics import get_metric
+
         if split not in SPLIT_KEYS:
             raise DatasetError(f"split must be one of {list(SPLIT_KEYS)}, got {split!r}")
         idx = self.split(split_index)[split]
@@ -291,25 +302,12 @@ class NodeDataset:
         if y_pred.shape[0] != self.num_nodes:
             raise DatasetError(f"y_pred must hold predictions for all {self.num_nodes} nodes, "
                                f"got shape {tuple(y_pred.shape)}")
-        metric = self.metadata.get("eval_metric", "acc")
-        if metric == "acc":
-            if y_pred.dim() == 2 and y_pred.shape[1] > 1 and self.y.dim() == 1:
-                y_pred = y_pred.argmax(dim=1)
-            y_pred = y_pred.reshape(self.num_nodes, -1)
-        yt = y_true.cpu().reshape(self.num_nodes, -1)[idx]
-        yp = y_pred[idx]
-        if self.metadata.get("ogb_name"):
-            result = self.evaluator().eval({"y_true": yt, "y_pred": yp})
-            return float(result[metric])
-        if metric != "acc":
-            raise DatasetError(f"dataset {self.name!r}: metric {metric!r} is only supported through "
-                               "OGB's Evaluator")
-        if yp.shape != yt.shape:
-            raise DatasetError(f"y_pred of shape {tuple(y_pred.shape)} does not match labels of "
-                               f"shape {tuple(self.y.shape)}")
-        if yt.numel() == 0:
+        if idx.numel() == 0:
             raise DatasetError(f"split {split_index} {split!r} of {self.name!r} is empty")
-        return float((yp.to(yt.dtype) == yt).float().mean())
+        try:
+            return get_metric(self.metric)(y_pred[idx], y_true.cpu()[idx])
+        except ValueError as e:
+            raise DatasetError(f"dataset {self.name!r}, {split!r}: {e}") from None
 
 
 def _describe(t: Any) -> str:
@@ -383,62 +381,3 @@ def random_splits(num_nodes: int, num_splits: int = 1, train: float = 0.6, val: 
         out.append({"train": perm[:n_tr].sort().values, "val": perm[n_tr:n_tr + n_va].sort().values,
                     "test": perm[n_tr + n_va:].sort().values})
     return out
-
-
-# ---------------------------------------------------------------------- registry
-# family -> (module, loader function, names attribute)
-_FAMILIES = {
-    "planetoid": ("gnnkit.data.planetoid", "load_planetoid", "PLANETOID_NAMES"),
-    "heterophily": ("gnnkit.data.heterophily", "load_heterophily", "HETEROPHILY_NAMES"),
-    "ogb": ("gnnkit.data.ogb", "load_ogb", "ogb_dataset_names"),
-    "synthetic": ("gnnkit.data.synthetic", "csbm", "SYNTHETIC_NAMES"),
-}
-
-
-def _family_names(family: str) -> list[str]:
-    mod, _, attr = _FAMILIES[family]
-    names = getattr(importlib.import_module(mod), attr)
-    return list(names() if callable(names) else names)
-
-
-def available_datasets(family: str | None = None) -> list[str]:
-    """Names accepted by :func:`get_dataset` (optionally of one family).
-
-    >>> available_datasets('planetoid')
-    ['cora', 'citeseer', 'pubmed']
-    """
-    if family is not None and family not in _FAMILIES:
-        raise DatasetError(f"unknown dataset family {family!r}; families are {list(_FAMILIES)}")
-    fams = [family] if family else list(_FAMILIES)
-    return [n for f in fams for n in _family_names(f)]
-
-
-def get_dataset(name: str, root=None, **kwargs) -> NodeDataset:
-    """Load a dataset by name: ``'cora'``, ``'chameleon'``, ``'squirrel_directed'``,
-    ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`).
-
-    ``root`` is passed to file-based loaders (see :mod:`gnnkit.data._paths`); other keyword
-    arguments go to the family's loader (e.g. ``download=True`` for OGB, ``homophily=0.2`` for
-    ``'csbm'``).  Names are case-insensitive and ``-``/``_`` are interchangeable.
-    """
-    if not isinstance(name, str):
-        raise DatasetError(f"dataset name must be a string, got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
-    for family in _FAMILIES:
-        for known in _family_names(family):
-            if known.lower().replace("-", "_") == key:
-                mod, fn, _ = _FAMILIES[family]
-                loader = getattr(importlib.import_module(mod), fn)
-                if family == "synthetic":
-                    if root is not None:
-                        raise DatasetError(f"{name!r} is generated, it takes no root (got {root!r})")
-                    return loader(**kwargs)
-                return loader(known, root=root, **kwargs)
-    if key.startswith("ogbn_"):  # let the OGB loader explain (heterogeneous, or not in master.csv)
-        from gnnkit.data.ogb import load_ogb
-
-        return load_ogb(name, root=root, **kwargs)
-    names = available_datasets()
-    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3)
-    hint = f" Did you mean {close}?" if close else ""
-    raise DatasetError(f"unknown dataset {name!r}.{hint} Available: {', '.join(names)}")
