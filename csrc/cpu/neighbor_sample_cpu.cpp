@@ -266,6 +266,20 @@ at::Tensor to_tensor(const std::vector<int64_t>& v, at::ScalarType dtype = at::k
   return t;
 }
 
+// Every weight finite and >= 0, checked up front (not only on the rows a sample visits).
+void check_sample_weights(const at::Tensor& weight) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, weight.scalar_type(), "neighbor_sample_weight", [&] {
+    const scalar_t* wp = weight.data_ptr<scalar_t>();
+    const int64_t n = weight.numel();
+    const int64_t k = first_bad(n, [&](int64_t e) {
+      const double v = static_cast<double>(wp[e]);
+      return !(std::isfinite(v) && v >= 0);
+    });
+    TORCH_CHECK_VALUE(k == n, "gnnkit: neighbor_sample: 'weight' must be finite and >= 0, got weight[", k, "] = ",
+                      k < n ? static_cast<double>(wp[k]) : 0.0);
+  });
+}
+
 std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                             const at::Tensor& seeds_in, at::IntArrayRef fanouts,
                                             const c10::optional<at::Tensor>& weight_opt, int64_t seed,
@@ -289,17 +303,7 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const a
     TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == col_in.numel(), "gnnkit: 'weight' must have shape [",
                       col_in.numel(), "], got ", shape_str(weight));
     weight = contiguous_arg(weight, "weight");
-    // every weight finite and >= 0, checked up front (not only on the rows a sample visits)
-    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, weight.scalar_type(), "neighbor_sample_weight", [&] {
-      const scalar_t* wp = weight.data_ptr<scalar_t>();
-      const int64_t n = weight.numel();
-      const int64_t k = first_bad(n, [&](int64_t e) {
-        const double v = static_cast<double>(wp[e]);
-        return !(std::isfinite(v) && v >= 0);
-      });
-      TORCH_CHECK_VALUE(k == n, "gnnkit: neighbor_sample: 'weight' must be finite and >= 0, got weight[", k, "] = ",
-                        k < n ? static_cast<double>(wp[k]) : 0.0);
-    });
+    check_sample_weights(weight);
   }
   const at::Tensor t_rowptr_a = opt_arg(t_rowptr_opt), t_col_a = opt_arg(t_col_opt), t_perm_a = opt_arg(t_perm_opt);
   const bool directed = t_rowptr_a.defined();
@@ -412,46 +416,48 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const a
 // stream keyed by (seed, hop, 0, keys[i]) -- the arcs neighbor_sample draws for that node at that
 // hop (`node_keys` in sample_hop).  col holds ids in [0, num_src) (global ids).  Returns (cnt [m], src [sum cnt] = col of the
 // chosen arcs, pos [sum cnt] = their CSR positions in this graph).
-std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                                 const at::Tensor& nodes_in, const at::Tensor& keys_in,
                                                 int64_t num_src, int64_t fanout,
                                                 const c10::optional<at::Tensor>& weight_opt, int64_t seed,
                                                 int64_t hop) {
-  const int64_t R = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  TORCH_CHECK_VALUE(rowptr.device().is_cpu(), "gnnkit: neighbor_sample_hop runs on CPU tensors, got rowptr on ",
-                    rowptr.device());
-  TORCH_CHECK_VALUE(rowptr.is_contiguous() && col.is_contiguous(),
-                    "gnnkit: neighbor_sample_hop needs contiguous 'rowptr' and 'col'");
+  // ---- validation (checks.h), before any graph memory is read
+  const int64_t R = check_csr(rowptr_in, col_in);
+  check_cpu(rowptr_in, "neighbor_sample_hop", "rowptr");
   TORCH_CHECK_VALUE(num_src >= 0, "gnnkit: neighbor_sample_hop: num_src must be >= 0, got ", num_src);
   TORCH_CHECK_VALUE(fanout >= -1, "gnnkit: neighbor_sample_hop: fanout = ", fanout,
                     " is invalid; use a count >= 0, or -1 for all neighbours");
   TORCH_CHECK_VALUE(hop >= 0, "gnnkit: neighbor_sample_hop: hop must be >= 0, got ", hop);
+  check_defined(nodes_in, "nodes");
+  check_defined(keys_in, "keys");
   check_index_dtype(nodes_in, "nodes");
   check_index_dtype(keys_in, "keys");
   check_dim(nodes_in, 1, "nodes", "[m]");
   check_dim(keys_in, 1, "keys", "[m]");
+  check_cpu(nodes_in, "neighbor_sample_hop", "nodes");
+  check_cpu(keys_in, "neighbor_sample_hop", "keys");
   TORCH_CHECK_VALUE(nodes_in.numel() == keys_in.numel(), "gnnkit: neighbor_sample_hop: 'nodes' has ",
                     nodes_in.numel(), " entries but 'keys' has ", keys_in.numel());
-  at::Tensor weight;
-  if (weight_opt.has_value() && weight_opt->defined()) {
-    weight = *weight_opt;
+  at::Tensor weight = opt_arg(weight_opt);
+  if (weight.defined()) {
     check_float_dtype(weight, "weight");
-    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == E, "gnnkit: 'weight' must have shape [",
-                      E, "], got ", shape_str(weight));
-    weight = weight.contiguous();
+    check_cpu(weight, "neighbor_sample_hop", "weight");
+    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == col_in.numel(), "gnnkit: 'weight' must have shape [",
+                      col_in.numel(), "], got ", shape_str(weight));
+    weight = contiguous_arg(weight, "weight");
+    check_sample_weights(weight);
   }
-  check_csr_ends_cpu(rowptr, E);
-  const at::Tensor nodes = nodes_in.to(at::kLong).contiguous();
-  const at::Tensor keys = keys_in.to(at::kLong).contiguous();
+  const CsrArg csr = csr_arg(rowptr_in, col_in, num_src);  // col holds global ids < num_src
+  const at::Tensor& rowptr = csr.rowptr;
+  const at::Tensor& col = csr.col;
+  const int64_t E = csr.num_edges;
+  const at::Tensor nodes = contiguous_arg(nodes_in, "nodes").to(at::kLong);
+  const at::Tensor keys = contiguous_arg(keys_in, "keys").to(at::kLong);
+  check_ids(nodes, R, "nodes");
+  check_ids(keys, std::numeric_limits<int64_t>::max(), "keys");
   const int64_t m = nodes.numel();
   const int64_t* np_ = nodes.data_ptr<int64_t>();
   const int64_t* kp = keys.data_ptr<int64_t>();
-  for (int64_t i = 0; i < m; ++i) {
-    TORCH_CHECK_INDEX(np_[i] >= 0 && np_[i] < R, "gnnkit: neighbor_sample_hop: nodes[", i, "] = ", np_[i],
-                      " is out of range for a CSR with ", R, " rows");
-    TORCH_CHECK_INDEX(kp[i] >= 0, "gnnkit: neighbor_sample_hop: keys[", i, "] = ", kp[i], " is negative");
-  }
   HopSample s;
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "neighbor_sample_hop_cpu", [&] {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16,

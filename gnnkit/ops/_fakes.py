@@ -258,3 +258,13 @@ def register() -> None:
         return [new(S), new(len(fanouts) + 2), new(ptr_len), new(e_in, dtype=torch.int32), new(e_in),
                 new(ptr_len if directed else 1), new(e_out, dtype=torch.int32), new(e_out), new(S),
                 new(S if directed else 0)]
+
+    @_fake("neighbor_sample_hop")
+    def _(rowptr, col, nodes, keys, num_src, fanout, weight, seed, hop):
+        _csr(rowptr, col)
+        _ids(nodes, "nodes")
+        _ids(keys, "keys")
+        torch._check_value(nodes.shape[0] == keys.shape[0], lambda: "gnnkit: 'nodes' and 'keys' differ in length")
+        torch._check_value(fanout >= -1, lambda: f"gnnkit: neighbor_sample_hop: fanout = {fanout} is invalid")
+        total = _dyn()
+        return [rowptr.new_empty(nodes.shape[0]), rowptr.new_empty(total), rowptr.new_empty(total)]

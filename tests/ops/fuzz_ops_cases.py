@@ -764,6 +764,49 @@ def _neighbor_sample(draw):
                 f"{d1} {kind} fan={fan} directed={directed}")
 
 
+@case("neighbor_sample_hop")
+def _neighbor_sample_hop(draw):
+    ns = draw(st.integers(1, 6))
+    c = draw_csr_fn(draw, n_src=ns, min_n=1)  # the rows a partition owns, global source ids
+    rp, col, valid, d1 = mutate_csr(draw, c, ns)
+    m = draw(st.integers(0, c.n))
+    nodes = torch.randperm(c.n)[:m]
+    keys = nodes * 3 + 1  # ids of these rows in the whole graph
+    fanout = draw(st.sampled_from([-1, 0, 1, 2, 5]))
+    E = c.col.numel()
+    weight = torch.rand(E, dtype=torch.float64) if draw(st.booleans()) else None
+    kind = draw(st.sampled_from(["ok", "ok", "node_high", "key_negative", "len_mismatch", "fanout_bad",
+                                 "weight_nan", "strided"]))
+    if kind == "node_high":
+        nodes, keys, valid = torch.cat([nodes, torch.tensor([c.n])]), torch.cat([keys, torch.tensor([0])]), False
+    elif kind == "key_negative" and m:
+        keys, valid = keys.clone(), False
+        keys[0] = -5
+    elif kind == "len_mismatch":
+        keys, valid = torch.cat([keys, torch.tensor([0])]), False
+    elif kind == "fanout_bad":
+        fanout, valid = -3, False
+    elif kind == "weight_nan" and weight is not None and E:
+        weight, valid = weight.clone(), False
+        weight[0] = NAN
+    elif kind == "strided":
+        nodes, keys = strided(nodes), strided(keys)
+
+    def check(res):
+        cnt, src, pos = res
+        assert cnt.numel() == nodes.numel() and int(cnt.sum()) == src.numel() == pos.numel()
+        o = 0
+        for i, v in enumerate(nodes.tolist()):
+            lo, hi = int(c.rowptr[v]), int(c.rowptr[v + 1])
+            k = int(cnt[i])
+            assert k == (hi - lo if fanout < 0 else min(fanout, hi - lo)) or (weight is not None and k <= hi - lo)
+            for q in range(o, o + k):
+                assert lo <= int(pos[q]) < hi and int(src[q]) == int(c.src[int(pos[q])])
+            o += k
+    return Case(lambda: C().neighbor_sample_hop(rp, col, nodes, keys, ns, fanout, weight, 3, 1), check, valid,
+                f"{d1} {kind} fanout={fanout}")
+
+
 # ---------------------------------------------------------------------------- runner
 def run_one(op: str, make, stats: Counter, log):
     def body(data):
