@@ -268,3 +268,11 @@ def register() -> None:
         torch._check_value(fanout >= -1, lambda: f"gnnkit: neighbor_sample_hop: fanout = {fanout} is invalid")
         total = _dyn()
         return [rowptr.new_empty(nodes.shape[0]), rowptr.new_empty(total), rowptr.new_empty(total)]
+
+    # ------------------------------------------------------------------ loader feature fetcher
+    @_fake("gather_rows")
+    def _(src, index):
+        torch._check_value(src.dim() >= 1, lambda: f"gnnkit: gather_rows: 'src' must have shape [N, ...], got "
+                                                    f"{_shape(src)}")
+        _ids(index, "index")
+        return src.new_empty((index.shape[0], *src.shape[1:]))

@@ -807,6 +807,41 @@ def _neighbor_sample_hop(draw):
                 f"{d1} {kind} fanout={fanout}")
 
 
+@case("gather_rows")
+def _gather_rows(draw):
+    N, F = draw(st.integers(0, 6)), draw(st.integers(0, 3))
+    src, valid, d1 = features(draw, (N, F), name="src", rows_fixed=False)
+    if d1.endswith("int"):
+        valid = True  # any dtype is copied
+    if d1.endswith("wrong_dim"):
+        valid = src.dim() >= 1
+    M = draw(st.integers(0, 5))
+    n_rows = src.shape[0] if src.dim() else 0
+    index = torch.tensor(draw(st.lists(st.integers(0, max(n_rows - 1, 0)), min_size=M, max_size=M)),
+                         dtype=torch.long) if n_rows else torch.zeros(0, dtype=torch.long)
+    kind = draw(st.sampled_from(["ok", "ok", "int32", "strided", "high", "negative", "float", "2d",
+                                 "strided_rows"]))
+    if kind == "int32":
+        index = index.int()
+    elif kind == "strided":
+        index = strided(index)
+    elif kind == "high":
+        index, valid = torch.cat([index, torch.tensor([n_rows])]), False
+    elif kind == "negative":
+        index, valid = torch.cat([index, torch.tensor([-1])]), False
+    elif kind == "float":
+        index, valid = index.double(), False
+    elif kind == "2d":
+        index, valid = index.reshape(1, -1), False
+    elif kind == "strided_rows" and src.dim() == 2:
+        src = torch.cat([src, src], 1)[:, ::2]
+    # gather_rows reads rows in place: rows that are not contiguous are rejected (documented)
+    valid = valid and (src.dim() <= 1 or src.shape[0] == 0 or src[0].is_contiguous())
+
+    return Case(lambda: C().gather_rows(src, index),
+                (lambda out: close(out.double(), src[index.long()].double())), valid, f"{d1} {kind}")
+
+
 # ---------------------------------------------------------------------------- runner
 def run_one(op: str, make, stats: Counter, log):
     def body(data):

@@ -63,6 +63,7 @@ def _samples(g):
     yield C.enumerate_paths, (t[0], t[1], counts, 2, "sp", True)
     yield C.neighbor_sample, (rp, col, torch.tensor([1, 3]), [2, -1], None, 5, None, None, None)
     yield C.neighbor_sample, (rp, col, torch.tensor([1, 3]), [2], torch.rand(E, dtype=torch.float64), 5, *t)
+    yield C.gather_rows, (torch.randn(8, 3), torch.tensor([5, 0, 5, 7]))
     yield C.neighbor_sample_hop, (rp, col, torch.tensor([1, 3, 6]), torch.tensor([10, 30, 60]), 8, 2, None, 5, 1)
 
 
