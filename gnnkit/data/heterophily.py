@@ -64,6 +64,9 @@ def read_heterophily_npz(path, directed: bool | None = None, name: str | None = 
         metadata={"family": "heterophily", "source": str(path), "eval_metric": "acc",
                   "num_raw_edges": int(edges.shape[0])},
     )
+    # Platonov et al. score the binary graphs (minesweeper, tolokers, questions) by ROC-AUC.
+    binary = ds.num_classes == 2 and ds.y.dim() == 1
+    ds.metadata["metric"] = "roc_auc" if binary else "accuracy"
     return ds
 
 
