@@ -129,3 +129,13 @@ def corner_case_graphs(index_dtype=None):
         ("pyg_star", Graph.from_edge_index(ei([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]]), num_nodes=4, **kw)),
         ("random", Graph.from_edge_index(random_edge_index(30, 120, seed=1), num_nodes=30, **kw)),
     ]
+
+
+def admissible_negatives(graph, strict: bool = True, exclude_self: bool = True) -> set:
+    """Oracle of :mod:`gnnkit.ops.negative_sampling`: the set of pairs ``(u, v)`` a negative
+    sampler may return (plain Python over all ``N^2`` pairs; tiny graphs only)."""
+    n = graph.num_nodes
+    src, dst = graph.edge_index
+    arcs = set(zip(src.tolist(), dst.tolist())) if strict else set()
+    return {(u, v) for u in range(n) for v in range(n)
+            if not (exclude_self and u == v) and (u, v) not in arcs}

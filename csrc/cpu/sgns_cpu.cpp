@@ -24,7 +24,6 @@
 
 #include "checks.h"
 #include "rng.h"
-#include "cpu/vec.h"
 
 namespace gnnkit {
 namespace {
@@ -61,10 +60,109 @@ struct AliasTable {
   }
 };
 
-inline float sigmoid(float x) {
+#define GNNKIT_AI inline __attribute__((always_inline))
+
+GNNKIT_AI float vdot(const float* __restrict__ a, const float* __restrict__ b, int64_t n) {
+  float s = 0.f;
+#pragma omp simd reduction(+ : s)
+  for (int64_t d = 0; d < n; ++d) s += a[d] * b[d];
+  return s;
+}
+
+GNNKIT_AI void vaxpy(float* __restrict__ y, float w, const float* __restrict__ x, int64_t n) {
+#pragma omp simd
+  for (int64_t d = 0; d < n; ++d) y[d] += w * x[d];
+}
+
+GNNKIT_AI float sigmoid(float x) {
   if (x > 8.f) return 1.f;
   if (x < -8.f) return 0.f;
   return 1.f / (1.f + std::exp(-x));
+}
+
+// Everything one walk range needs (the kernel's checked arguments).
+struct Ctx {
+  const int64_t* wp;
+  int64_t L, N, D;
+  float* in;
+  float* out;
+  const float* kp;
+  const AliasTable* table;
+  int64_t window, negatives;
+  double lr, min_lr;
+  int64_t walk_offset, total_walks;
+  uint64_t useed;
+};
+
+// Trains walks [w0, w1); returns the number of (centre, context) pairs.  Compiled twice (generic
+// and AVX2+FMA, picked at run time): the inner products and updates are the whole cost.
+GNNKIT_AI int64_t train_walks(const Ctx& cx, int64_t w0, int64_t w1) {
+    const int64_t* wp = cx.wp;
+    const int64_t L = cx.L, D = cx.D, window = cx.window, negatives = cx.negatives;
+    const int64_t walk_offset = cx.walk_offset, total_walks = cx.total_walks;
+    const double lr = cx.lr, min_lr = cx.min_lr;
+    const uint64_t useed = cx.useed;
+    float* in = cx.in;
+    float* out = cx.out;
+    const float* kp = cx.kp;
+    const AliasTable& table = *cx.table;
+    const int64_t K1 = negatives + 1;
+    std::vector<int64_t> tok(L), ctx(2 * window), tgt(K1);
+    std::vector<float> S(2 * window * K1), gin(2 * window * D), gout(K1 * D);
+    int64_t local_pairs = 0;
+    for (int64_t w = w0; w < w1; ++w) {
+      rng::Xoshiro256 g(useed, static_cast<uint64_t>(walk_offset + w));
+      const double progress = static_cast<double>(walk_offset + w) / static_cast<double>(total_walks);
+      const float alpha = static_cast<float>(std::max(min_lr, lr * (1.0 - progress)));
+      int64_t n = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        const int64_t v = wp[w * L + j];
+        if (v < 0) break;
+        if (kp && kp[v] < 1.f && g.uniform() >= kp[v]) continue;
+        tok[n++] = v;
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t b = static_cast<int64_t>(g.below(static_cast<uint64_t>(window)));
+        const int64_t cw = window - b;
+        int64_t C = 0;
+        for (int64_t j = std::max<int64_t>(0, i - cw); j <= std::min<int64_t>(n - 1, i + cw); ++j)
+          if (j != i) ctx[C++] = tok[j];
+        if (C == 0) continue;
+        tgt[0] = tok[i];
+        for (int64_t k = 1; k < K1; ++k) tgt[k] = table.draw(g);
+        // scores and gradient coefficients: S[c, k] = alpha * (label - sigmoid(<in_c, out_k>))
+        for (int64_t c = 0; c < C; ++c) {
+          const float* x = in + ctx[c] * D;
+          for (int64_t k = 0; k < K1; ++k) {
+            if (k > 0 && tgt[k] == tgt[0]) { S[c * K1 + k] = 0.f; continue; }
+            const float f = vdot(x, out + tgt[k] * D, D);
+            S[c * K1 + k] = alpha * ((k == 0 ? 1.f : 0.f) - sigmoid(f));
+          }
+        }
+        // gradients from the pre-update rows, then apply (in-rows, then out-rows)
+        std::fill(gin.begin(), gin.begin() + C * D, 0.f);
+        std::fill(gout.begin(), gout.end(), 0.f);
+        for (int64_t c = 0; c < C; ++c) {
+          const float* x = in + ctx[c] * D;
+          for (int64_t k = 0; k < K1; ++k) {
+            const float s = S[c * K1 + k];
+            if (s == 0.f) continue;
+            vaxpy(gin.data() + c * D, s, out + tgt[k] * D, D);
+            vaxpy(gout.data() + k * D, s, x, D);
+          }
+        }
+        for (int64_t c = 0; c < C; ++c) vaxpy(in + ctx[c] * D, 1.f, gin.data() + c * D, D);
+        for (int64_t k = 0; k < K1; ++k) vaxpy(out + tgt[k] * D, 1.f, gout.data() + k * D, D);
+        local_pairs += C;
+      }
+    }
+    return local_pairs;
+}
+
+int64_t train_walks_generic(const Ctx& c, int64_t w0, int64_t w1) { return train_walks(c, w0, w1); }
+
+__attribute__((target("avx2,fma"))) int64_t train_walks_avx2(const Ctx& c, int64_t w0, int64_t w1) {
+  return train_walks(c, w0, w1);
 }
 
 // Returns the number of (centre, context) pairs trained.
@@ -126,58 +224,10 @@ int64_t sgns_train_cpu(const at::Tensor& walks_in, at::Tensor emb_in, at::Tensor
   const uint64_t useed = static_cast<uint64_t>(seed);
   std::atomic<int64_t> pairs{0};
 
+  Ctx c{wp, L, N, D, in, out, kp, &table, window, negatives, lr, min_lr, walk_offset, total_walks, useed};
+  static const bool use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   at::parallel_for(0, W, 16, [&](int64_t w0, int64_t w1) {
-    const int64_t K1 = negatives + 1;
-    std::vector<int64_t> tok(L), ctx(2 * window), tgt(K1);
-    std::vector<float> S(2 * window * K1), gin(2 * window * D), gout(K1 * D);
-    int64_t local_pairs = 0;
-    for (int64_t w = w0; w < w1; ++w) {
-      rng::Xoshiro256 g(useed, static_cast<uint64_t>(walk_offset + w));
-      const double progress = static_cast<double>(walk_offset + w) / static_cast<double>(total_walks);
-      const float alpha = static_cast<float>(std::max(min_lr, lr * (1.0 - progress)));
-      int64_t n = 0;
-      for (int64_t j = 0; j < L; ++j) {
-        const int64_t v = wp[w * L + j];
-        if (v < 0) break;
-        if (kp && kp[v] < 1.f && g.uniform() >= kp[v]) continue;
-        tok[n++] = v;
-      }
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t b = static_cast<int64_t>(g.below(static_cast<uint64_t>(window)));
-        const int64_t cw = window - b;
-        int64_t C = 0;
-        for (int64_t j = std::max<int64_t>(0, i - cw); j <= std::min<int64_t>(n - 1, i + cw); ++j)
-          if (j != i) ctx[C++] = tok[j];
-        if (C == 0) continue;
-        tgt[0] = tok[i];
-        for (int64_t k = 1; k < K1; ++k) tgt[k] = table.draw(g);
-        // scores and gradient coefficients: S[c, k] = alpha * (label - sigmoid(<in_c, out_k>))
-        for (int64_t c = 0; c < C; ++c) {
-          const float* x = in + ctx[c] * D;
-          for (int64_t k = 0; k < K1; ++k) {
-            if (k > 0 && tgt[k] == tgt[0]) { S[c * K1 + k] = 0.f; continue; }
-            const float f = dot<float, float>(x, out + tgt[k] * D, D);
-            S[c * K1 + k] = alpha * ((k == 0 ? 1.f : 0.f) - sigmoid(f));
-          }
-        }
-        // gradients from the pre-update rows, then apply (in-rows, then out-rows)
-        std::fill(gin.begin(), gin.begin() + C * D, 0.f);
-        std::fill(gout.begin(), gout.end(), 0.f);
-        for (int64_t c = 0; c < C; ++c) {
-          const float* x = in + ctx[c] * D;
-          for (int64_t k = 0; k < K1; ++k) {
-            const float s = S[c * K1 + k];
-            if (s == 0.f) continue;
-            axpy<float, float>(gin.data() + c * D, s, out + tgt[k] * D, D);
-            axpy<float, float>(gout.data() + k * D, s, x, D);
-          }
-        }
-        for (int64_t c = 0; c < C; ++c) axpy<float, float>(in + ctx[c] * D, 1.f, gin.data() + c * D, D);
-        for (int64_t k = 0; k < K1; ++k) axpy<float, float>(out + tgt[k] * D, 1.f, gout.data() + k * D, D);
-        local_pairs += C;
-      }
-    }
-    pairs += local_pairs;
+    pairs += use_avx2 ? train_walks_avx2(c, w0, w1) : train_walks_generic(c, w0, w1);
   });
   return pairs.load();
 }

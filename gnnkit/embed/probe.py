@@ -26,20 +26,30 @@ def _index(mask_or_idx: Tensor, n: int, name: str) -> Tensor:
     return t
 
 
-def linear_probe(emb: Tensor, labels: Tensor, train, test, *, weight_decay: float = 1e-4,
-                 max_iter: int = 200) -> dict:
+GRID = (1e-3, 1e-2, 1e-1, 1.0)
+
+
+def linear_probe(emb: Tensor, labels: Tensor, train, test, *, val=None, weight_decay: float | None = None,
+                 max_iter: int = 100) -> dict:
     r"""Train logistic regression on ``emb[train]`` and score ``emb[test]``.
 
     Args:
         emb (Tensor): ``[N, D]`` embeddings.
         labels (Tensor): int ``[N]`` class ids.
         train, test (Tensor): node ids or bool masks ``[N]``.
-        weight_decay (float): L2 penalty on ``W`` (default: ``1e-4``).
-        max_iter (int): L-BFGS iterations (default: ``200``).
+        val (Tensor, optional): validation ids / mask; with ``weight_decay=None`` the L2 penalty
+            is chosen from :data:`GRID` by validation accuracy.
+        weight_decay (float, optional): L2 penalty on ``W`` (mean loss + ``wd * ||W||^2``).
+            (default: chosen on ``val``; ``1e-2`` without ``val``)
+        max_iter (int): L-BFGS iterations (default: ``100``).
 
     Returns:
-        dict: ``{'train_acc', 'test_acc'}``.
+        dict: ``{'train_acc', 'test_acc', 'weight_decay'}`` (+ ``'val_acc'`` with ``val``).
     """
+    if weight_decay is None and val is not None:
+        runs = [linear_probe(emb, labels, train, test, val=val, weight_decay=wd, max_iter=max_iter) for wd in GRID]
+        return max(runs, key=lambda r: r["val_acc"])  # first (smallest penalty) among ties
+    weight_decay = 1e-2 if weight_decay is None else float(weight_decay)
     if emb.dim() != 2 or labels.dim() != 1 or labels.shape[0] != emb.shape[0]:
         raise ValueError(f"linear_probe: 'emb' [N, D] and 'labels' [N] must agree, got {tuple(emb.shape)} "
                          f"and {tuple(labels.shape)}")
@@ -63,5 +73,9 @@ def linear_probe(emb: Tensor, labels: Tensor, train, test, *, weight_decay: floa
     opt.step(closure)
     with torch.no_grad():
         pred = (x @ W + b).argmax(1)
-    return {"train_acc": float((pred[tr] == y[tr]).double().mean()),
-            "test_acc": float((pred[te] == y[te]).double().mean())}
+    out = {"train_acc": float((pred[tr] == y[tr]).double().mean()),
+           "test_acc": float((pred[te] == y[te]).double().mean()), "weight_decay": weight_decay}
+    if val is not None:
+        va = _index(val, n, "val")
+        out["val_acc"] = float((pred[va] == y[va]).double().mean())
+    return out
