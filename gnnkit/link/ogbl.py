@@ -67,6 +67,13 @@ class LinkDataset:
         return self.split.num_nodes
 
     @property
+    def num_edges(self) -> int:
+        """Arcs of the message-passing graph."""
+        return self.split.train_graph.num_edges
+
+    num_classes = 0  # link datasets have no classes (the CLI prints it)
+
+    @property
     def num_features(self) -> int:
         return 0 if self.x is None else int(self.x.shape[1])
 

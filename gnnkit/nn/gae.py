@@ -25,7 +25,8 @@ from gnnkit.nn import _utils
 from gnnkit.nn.gcn_conv import GCNConv
 from gnnkit.nn.sage_conv import SAGEConv
 
-__all__ = ["GAE", "VGAE", "LinkGNN", "DotPredictor", "HadamardMLP", "recon_loss"]
+__all__ = ["GAE", "VGAE", "LinkGNN", "DotPredictor", "HadamardMLP", "recon_loss", "build_gae", "build_vgae",
+           "build_link_gnn"]
 
 MAX_LOGSTD = 10.0
 
@@ -227,18 +228,30 @@ class LinkGNN(nn.Module):
     (``predictor='mlp'``, OGB's 3-layer ``LinkPredictor``).
 
     Args:
-        in_channels (int), hidden_channels (int, default ``256``), num_layers (int, default ``3``),
+        in_channels (int): input features; ``0`` for featureless graphs (ogbl-ddi): the model
+            then learns an input embedding of ``hidden_channels`` per node (needs ``num_nodes``)
+            and is called with node ids instead of features.
+        hidden_channels (int, default ``256``), num_layers (int, default ``3``),
         dropout (float, default ``0.0``), conv (str), predictor (str),
-        predictor_layers (int, default ``3``).
+        predictor_layers (int, default ``3``), num_nodes (int, optional).
     """
 
     variational = False
 
     def __init__(self, in_channels: int, hidden_channels: int = 256, num_layers: int = 3,
-                 dropout: float = 0.0, conv: str = "sage", predictor: str = "mlp", predictor_layers: int = 3):
+                 dropout: float = 0.0, conv: str = "sage", predictor: str = "mlp", predictor_layers: int = 3,
+                 num_nodes: int | None = None):
         super().__init__()
-        _utils.check_positive_int("LinkGNN", in_channels=in_channels, hidden_channels=hidden_channels,
-                                  num_layers=num_layers)
+        _utils.check_positive_int("LinkGNN", hidden_channels=hidden_channels, num_layers=num_layers)
+        if in_channels == 0:
+            if num_nodes is None:
+                raise ValueError("LinkGNN: in_channels=0 (no node features) needs num_nodes for the "
+                                 "learnable input embedding")
+            _utils.check_positive_int("LinkGNN", num_nodes=num_nodes)
+            self.embedding = nn.Embedding(num_nodes, hidden_channels)
+        else:
+            _utils.check_positive_int("LinkGNN", in_channels=in_channels)
+            self.embedding = None
         convs = {"gcn": lambda a, b: GCNConv(a, b), "sage": lambda a, b: SAGEConv(a, b)}
         if conv not in convs:
             raise ValueError(f"LinkGNN: conv must be one of {sorted(convs)}, got {conv!r}")
@@ -248,15 +261,23 @@ class LinkGNN(nn.Module):
             raise ValueError(f"LinkGNN: dropout must be in [0, 1), got {dropout!r}")
         self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers
         self.conv, self.predictor_kind, self.dropout = conv, predictor, dropout
-        self.encoder = _Encoder(convs[conv], [in_channels] + [hidden_channels] * num_layers, dropout)
+        first = in_channels if in_channels > 0 else hidden_channels
+        self.encoder = _Encoder(convs[conv], [first] + [hidden_channels] * num_layers, dropout)
         self.decoder = (DotPredictor() if predictor == "dot"
                         else HadamardMLP(hidden_channels, hidden_channels, predictor_layers, dropout))
 
     def reset_parameters(self) -> None:
+        if self.embedding is not None:
+            nn.init.xavier_uniform_(self.embedding.weight)
         self.encoder.reset_parameters()
         self.decoder.reset_parameters()
 
     def encode(self, x: Tensor, graph) -> Tensor:
+        if self.embedding is not None:
+            if x is None or x.is_floating_point():
+                raise ValueError("LinkGNN(in_channels=0): call with the node ids of the graph's "
+                                 "(first block's source) nodes, not features")
+            x = self.embedding(x)
         return self.encoder(x, graph)
 
     def decode(self, z: Tensor, pairs: Tensor) -> Tensor:
@@ -268,3 +289,20 @@ class LinkGNN(nn.Module):
     def __repr__(self) -> str:
         return (f"LinkGNN({self.in_channels}, {self.hidden_channels}, layers={self.num_layers}, "
                 f"conv={self.conv!r}, predictor={self.predictor_kind!r})")
+
+
+# Builders for the model registry (gnnkit.nn.models): ``build(in_channels, num_outputs, **kw)``.
+# A link model outputs one score per pair; ``num_outputs`` (1) is not an embedding size.
+def build_gae(in_channels: int, num_outputs: int = 1, **kwargs) -> GAE:
+    """:class:`GAE` for the registry (``num_outputs`` is the task's, always 1: one logit per pair)."""
+    return GAE(in_channels, **kwargs)
+
+
+def build_vgae(in_channels: int, num_outputs: int = 1, **kwargs) -> VGAE:
+    """:class:`VGAE` for the registry."""
+    return VGAE(in_channels, **kwargs)
+
+
+def build_link_gnn(in_channels: int, num_outputs: int = 1, **kwargs) -> LinkGNN:
+    """:class:`LinkGNN` for the registry."""
+    return LinkGNN(in_channels, **kwargs)
