@@ -25,7 +25,7 @@ from gnnkit.nn import _utils
 from gnnkit.nn.gcn_conv import GCNConv
 from gnnkit.nn.sage_conv import SAGEConv
 
-__all__ = ["GAE", "VGAE", "LinkGNN", "DotPredictor", "HadamardMLP", "recon_loss", "build_gae", "build_vgae",
+__all__ = ["GAE", "VGAE", "LinkGNN", "DotPredictor", "HadamardMLP", "recon_loss", "full_recon_loss", "build_gae", "build_vgae",
            "build_link_gnn"]
 
 MAX_LOGSTD = 10.0
@@ -99,6 +99,39 @@ def recon_loss(pos_logits: Tensor, neg_logits: Tensor) -> Tensor:
     if neg_logits.numel() == 0:
         return pos
     return pos + F.binary_cross_entropy_with_logits(neg_logits, torch.zeros_like(neg_logits))
+
+
+class _FullRecon(torch.autograd.Function):
+    """Weighted BCE of ``sigmoid(Z Z^T)`` against a 0/1 adjacency given by its ones, in three
+    passes over the ``N x N`` scores (autograd of ``binary_cross_entropy_with_logits`` makes
+    about eight): ``sum softplus(S) + sum_{ones} (w softplus(-s) - softplus(s))``."""
+
+    @staticmethod
+    def forward(ctx, z, rows, cols, pos_weight: float):
+        s = z @ z.t()
+        sp = s[rows, cols]
+        total = F.softplus(s).sum() + (pos_weight * F.softplus(-sp) - F.softplus(sp)).sum()
+        ctx.save_for_backward(z, s, rows, cols)
+        ctx.pos_weight = pos_weight
+        return total / s.numel()
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, s, rows, cols = ctx.saved_tensors
+        g = s.sigmoid_()  # s is not needed any more: reuse its memory
+        sig = g[rows, cols]
+        g[rows, cols] = -ctx.pos_weight * (1 - sig)
+        g.mul_(grad / g.numel())
+        return g @ z + g.t() @ z, None, None, None
+
+
+def full_recon_loss(z: Tensor, ones: Tensor, pos_weight: float) -> Tensor:
+    r"""Mean weighted BCE over all :math:`N^2` pairs of :math:`\sigma(z_u^\top z_v)` against the 0/1
+    matrix whose ones are ``ones`` ``[2, M]`` (unique pairs), positives weighted by ``pos_weight``:
+    :math:`\frac{1}{N^2}\sum_{uv} [w\, y_{uv} \mathrm{sp}(-s_{uv}) + (1 - y_{uv}) \mathrm{sp}(s_{uv})]`
+    (``sp`` = softplus).  Equals ``F.binary_cross_entropy_with_logits(Z Z^T, Y, pos_weight=w)``
+    (the GAE paper's loss) with fewer passes over the dense scores."""
+    return _FullRecon.apply(z, ones[0], ones[1], float(pos_weight))
 
 
 class _Encoder(nn.Module):

@@ -216,28 +216,25 @@ class LinkTask(Task):
         return out.reshape(-1, rows) if rows else out.reshape(-1)
 
     def _full_target(self):
+        """Ones of the reconstruction target ``A + I`` (unique pairs), the positive weight
+        ``(N^2 - E) / E`` and the normalisation ``N^2 / (2 (N^2 - E))`` of the GAE code."""
         if self._full is None:
             n = self.num_nodes
             ei = self.graph.edge_index
-            a = torch.zeros(n, n)
-            a[ei[0], ei[1]] = 1.0
-            e = float(a.sum())
+            key = torch.unique(torch.cat([ei[0] * n + ei[1], torch.arange(n) * (n + 1)]))
+            e = float(self.graph.num_edges)
             if e == 0:
                 raise ValueError("LinkTask: objective='full' needs training edges")
-            pos_weight = torch.tensor((n * n - e) / e)
-            norm = n * n / ((n * n - e) * 2.0)
-            a += torch.eye(n)
-            self._full = (a.clamp_(max=1.0), pos_weight, norm)
+            self._full = (torch.stack([key // n, key % n]), (n * n - e) / e, n * n / ((n * n - e) * 2.0))
         return self._full
 
     def train_loss(self, model, batch):
         if batch.extra.get("objective") == "full":
-            import torch.nn.functional as F
+            from gnnkit.nn.gae import full_recon_loss
 
-            target, pos_weight, norm = self._full_target()
+            ones, pos_weight, norm = self._full_target()
             z = model.encode(batch.x, batch.graph)
-            loss = norm * F.binary_cross_entropy_with_logits(z @ z.t(), target.to(z.device),
-                                                             pos_weight=pos_weight.to(z.device))
+            loss = norm * full_recon_loss(z, ones.to(z.device), pos_weight)
             if getattr(model, "variational", False):
                 loss = loss + model.kl_loss() / z.shape[0]
             return loss, self.edges.train_pos.shape[1]

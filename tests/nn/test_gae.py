@@ -71,3 +71,16 @@ def test_shapes_repr_and_errors():
     with pytest.raises(ValueError, match="predictor"):
         LinkGNN(4, predictor="cos")
     assert float(recon_loss(torch.tensor([100.0]), torch.tensor([-100.0]))) < 1e-6
+
+
+def test_full_recon_loss_matches_dense_bce():
+    from gnnkit.nn.gae import full_recon_loss
+    torch.manual_seed(0)
+    n = 30
+    z = torch.randn(n, 4, dtype=torch.float64, requires_grad=True)
+    a = (torch.rand(n, n) < 0.1).double()
+    a = ((a + a.t() + torch.eye(n)) > 0).double()
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(z @ z.t(), a, pos_weight=torch.tensor(7.0).double())
+    got = full_recon_loss(z, a.nonzero().t(), 7.0)
+    assert torch.allclose(ref, got)
+    assert torch.allclose(torch.autograd.grad(ref, z)[0], torch.autograd.grad(got, z)[0])
