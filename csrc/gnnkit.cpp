@@ -98,6 +98,8 @@ TORCH_LIBRARY(gnnkit, m) {
   // Returns the number of (centre, context) pairs trained.
   m.def("sgns_train(Tensor walks, Tensor(a!) emb_in, Tensor(b!) emb_out, Tensor noise, Tensor? keep, "
         "int window, int negatives, float lr, float min_lr, int walk_offset, int total_walks, int seed) -> int");
+  // Row gather for the loader's feature fetcher (csrc/cpu/gather_cpu.cpp, CPU only): out[k] = src[index[k]].
+  m.def("gather_rows(Tensor src, Tensor index) -> Tensor");
 }
 
 // A tiny Python module so that `import gnnkit._C` loads the shared library (and with it the

@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 from gnnkit.block import Block  # noqa: E402
 from gnnkit.graph import Graph, GraphError  # noqa: E402
 
-_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli"}
+_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli",
+               "reorder"}
 
 __all__ = ["Block", "Graph", "GraphError", "__version__", *sorted(_SUBMODULES)]
 

@@ -656,6 +656,28 @@ class Graph:
         g, perm = Graph._from_coo(src[kept], dst[kept], w, m, self._directed, self._idx_dtype(m))
         return g, kept[perm]
 
+    def reorder(self, method: str = "rcm", **opts):
+        r"""Renumber the nodes for locality (:mod:`gnnkit.reorder`).
+
+        Args:
+            method (str): ``'rcm'`` (reverse Cuthill-McKee), ``'degree'`` (hubs first),
+                ``'rabbit'`` (Rabbit order, Arai et al. 2016) or ``'metis'`` (needs ``pymetis``;
+                option ``num_parts``), or a :class:`gnnkit.reorder.Reordering`.
+
+        Returns:
+            ``(Graph, Reordering)``: the graph :math:`P A P^\top` (new node ``i`` is old node
+            ``perm[i]``) and the reordering, which maps features (``r.nodes(x)``), split ids
+            (``r.ids(idx)``) and results back (``r.original(out)``).
+
+        >>> g = Graph.from_edge_index(torch.tensor([[0, 2, 3], [2, 3, 1]]))
+        >>> g2, r = g.reorder("degree")
+        >>> r.perm.tolist(), torch.equal(r.original(r.nodes(torch.arange(4))), torch.arange(4))
+        ([1, 2, 3, 0], True)
+        """
+        from gnnkit.reorder import reorder
+
+        return reorder(self, method, **opts)
+
     def normalize(self, kind: str = "sym", *, add_self_loops=None, dtype=None) -> "Graph":
         r"""Degree-normalised copy with explicit weights.
 

@@ -54,6 +54,7 @@ class _ConvStack(nn.Module):
     input dropout, the conv, then ``self.activation`` (not after the last layer)."""
 
     activation = staticmethod(F.relu)
+    input_dropout = True  # False: no dropout on the first layer's input (the raw features)
 
     def reset_parameters(self) -> None:
         for conv in self.convs:
@@ -63,7 +64,8 @@ class _ConvStack(nn.Module):
         """``x [N, F_in]`` and a graph (used by every layer) or a list of ``num_layers`` blocks
         -> logits ``[N_dst, F_out]``."""
         for i, conv in enumerate(self.convs):
-            x = _utils.dropout(x, self.dropout, self.training)
+            if i or self.input_dropout:
+                x = _utils.dropout(x, self.dropout, self.training)
             x = conv(x, _layer_graph(graph, i, self.num_layers))
             if i < self.num_layers - 1:
                 x = self.activation(x)

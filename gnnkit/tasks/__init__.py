@@ -3,6 +3,7 @@
 ==========================  ======================================================================
 :class:`Task`               kind, loss, metric, ``forward(model, batch)``, ``loaders()``,
                             ``evaluate(model, batches)``
+:class:`GraphTask`          graph property prediction (batched small graphs, graph-level models)
 :class:`NodeTask`           node property prediction (full graph, sampled blocks, or
                             precomputed feature rows)
 :class:`LinkTask`           link prediction (random edge split or OGB split, strict negatives,
@@ -26,11 +27,13 @@ from gnnkit.tasks.metrics import (
 )
 from gnnkit.tasks.link import LinkTask
 from gnnkit.tasks.node import NodeTask, normalize_features
+from gnnkit.tasks.graph import GraphTask  # noqa: E402  (registers kind 'graph')
 
 __all__ = [
     "Task",
     "NodeTask",
     "LinkTask",
+    "GraphTask",
     "Batch",
     "Metric",
     "LOSSES",

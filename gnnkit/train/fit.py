@@ -95,7 +95,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
             ``reset_parameters()`` after seeding when it has that method.
         task (Task): loss, metric and (by default) the loaders.
         loaders (dict, optional): ``{'train': iterable of Batch, 'eval': iterable of Batch}``.
-            (default: ``task.loaders(seed=seed)``)
+            (default: ``task.prepare(model)`` then ``task.loaders(seed=seed)``)
         config (TrainConfig, optional): (default: ``TrainConfig()``)
         callbacks (iterable): extra :class:`Callback` objects, or plain callables that get the
             per-epoch progress dict (:class:`ProgressCallback`).
@@ -133,6 +133,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
         if hasattr(model, "reset_parameters"):
             model.reset_parameters()
     if loaders is None:
+        task.prepare(model)
         loaders = task.loaders(seed=seed)
     for k in ("train", "eval"):
         if k not in loaders:
