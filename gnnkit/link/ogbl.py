@@ -72,6 +72,7 @@ class LinkDataset:
         return self.split.train_graph.num_edges
 
     num_classes = 0  # link datasets have no classes (the CLI prints it)
+    num_splits = 1  # OGB: one fixed edge split
 
     @property
     def num_features(self) -> int:

@@ -239,9 +239,8 @@ class LinkTask(Task):
                 loss = loss + model.kl_loss() / z.shape[0]
             return loss, self.edges.train_pos.shape[1]
         loss, n = super().train_loss(model, batch)
-        if getattr(model, "variational", False):
-            z_rows = batch.n_id.numel() if batch.n_id is not None else self.num_nodes
-            loss = loss + model.kl_loss() / z_rows
+        if getattr(model, "variational", False):  # (1/N) KL over the encoded nodes (PyG's example)
+            loss = loss + model.kl_loss() / model._mu.shape[0]
         return loss, n
 
     def score(self, out: Tensor, target: Tensor) -> float:
