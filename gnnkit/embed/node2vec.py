@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 
 from gnnkit.ops._library import ops
-from gnnkit.ops.random_walk import _as_graph, random_walk
+from gnnkit.graphlike import as_graph as _as_graph
+from gnnkit.ops.random_walk import random_walk
 
 __all__ = ["node2vec_embedding", "deepwalk_embedding", "sgns_train", "walk_noise"]
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from gnnkit.ops.negative_sampling import negative_sampling
-from gnnkit.ops.random_walk import _as_graph
+from gnnkit.graphlike import as_graph as _as_graph
 
 __all__ = ["LinkSplit", "random_link_split", "target_pairs"]
 

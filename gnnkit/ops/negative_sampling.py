@@ -33,7 +33,8 @@ import torch
 from torch import Tensor
 
 from gnnkit.ops._library import ops
-from gnnkit.ops.random_walk import _as_graph, draw_seed
+from gnnkit.graphlike import as_graph as _as_graph
+from gnnkit.ops.random_walk import draw_seed
 
 __all__ = ["negative_sampling", "sample_negatives", "corrupt_edges", "degree_weights"]
 
