@@ -32,10 +32,12 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 #include "checks.h"
+#include "cpu/alias_table.h"
 #include "rng.h"
 
 namespace gnnkit {
@@ -61,51 +63,17 @@ struct FirstFail {
   }
 };
 
-// Vose's alias table over non-negative weights (checked before the table is built).
-struct Alias {
-  std::vector<double> prob;
-  std::vector<int64_t> alias;
-  double total = 0;
-  explicit Alias(const double* w, int64_t n) : prob(n), alias(n) {
-    for (int64_t i = 0; i < n; ++i) total += w[i];
-    std::vector<int64_t> small, large;
-    small.reserve(n);
-    large.reserve(n);
-    for (int64_t i = 0; i < n; ++i) {
-      prob[i] = w[i] * n / total;
-      alias[i] = i;
-      (prob[i] < 1.0 ? small : large).push_back(i);
-    }
-    while (!small.empty() && !large.empty()) {
-      const int64_t s = small.back(), l = large.back();
-      small.pop_back();
-      alias[s] = l;
-      prob[l] = (prob[l] + prob[s]) - 1.0;
-      if (prob[l] < 1.0) {
-        large.pop_back();
-        small.push_back(l);
-      }
-    }
-    for (int64_t i : large) prob[i] = 1.0;
-    for (int64_t i : small) prob[i] = 1.0;  // rounding leftovers
-  }
-  int64_t draw(rng::Xoshiro256& g, int64_t n) const {
-    const int64_t i = static_cast<int64_t>(g.below(static_cast<uint64_t>(n)));
-    return g.uniform() < prob[i] ? i : alias[i];
-  }
-};
-
 template <typename index_t>
 struct Sampler {
   const int64_t* rp;
   const index_t* cp;
   int64_t R, C, E;
   const double* w;      // nullptr: uniform candidates
-  const Alias* alias;   // built when w != nullptr
+  const AliasTable* alias;   // built when w != nullptr
   bool strict, exclude_self;
 
   int64_t draw(rng::Xoshiro256& g) const {
-    return alias ? alias->draw(g, C) : static_cast<int64_t>(g.below(static_cast<uint64_t>(C)));
+    return alias ? alias->draw(g) : static_cast<int64_t>(g.below(static_cast<uint64_t>(C)));
   }
 
   bool in_row(int64_t lo, int64_t hi, int64_t b) const {
@@ -270,8 +238,8 @@ std::vector<at::Tensor> negative_sample_cpu(const at::Tensor& rowptr_in, const a
   at::Tensor out_a = global ? at::empty({M}, opts) : at::empty({M, K}, opts);
   at::Tensor out_b = at::empty_like(out_a);
   if (M * K == 0) return {out_a, out_b};
-  std::unique_ptr<Alias> alias;
-  if (wp) alias.reset(new Alias(wp, C));
+  std::unique_ptr<AliasTable> alias;
+  if (wp) alias.reset(new AliasTable(wp, C));
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   int64_t* oa = out_a.data_ptr<int64_t>();
   int64_t* ob = out_b.data_ptr<int64_t>();

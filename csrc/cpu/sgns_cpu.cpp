@@ -23,42 +23,11 @@
 #include <vector>
 
 #include "checks.h"
+#include "cpu/alias_table.h"
 #include "rng.h"
 
 namespace gnnkit {
 namespace {
-
-struct AliasTable {
-  std::vector<double> prob;
-  std::vector<int64_t> alias;
-  int64_t n = 0;
-  explicit AliasTable(const double* w, int64_t n_) : prob(n_), alias(n_), n(n_) {
-    double total = 0;
-    for (int64_t i = 0; i < n; ++i) total += w[i];
-    std::vector<int64_t> small, large;
-    for (int64_t i = 0; i < n; ++i) {
-      prob[i] = w[i] * n / total;
-      alias[i] = i;
-      (prob[i] < 1.0 ? small : large).push_back(i);
-    }
-    while (!small.empty() && !large.empty()) {
-      const int64_t s = small.back(), l = large.back();
-      small.pop_back();
-      alias[s] = l;
-      prob[l] = (prob[l] + prob[s]) - 1.0;
-      if (prob[l] < 1.0) {
-        large.pop_back();
-        small.push_back(l);
-      }
-    }
-    for (int64_t i : large) prob[i] = 1.0;
-    for (int64_t i : small) prob[i] = 1.0;
-  }
-  int64_t draw(rng::Xoshiro256& g) const {
-    const int64_t i = static_cast<int64_t>(g.below(static_cast<uint64_t>(n)));
-    return g.uniform() < prob[i] ? i : alias[i];
-  }
-};
 
 #define GNNKIT_AI inline __attribute__((always_inline))
 
