@@ -80,7 +80,7 @@ def main():
     pairs = g.edge_index[:, torch.randperm(g.num_edges, generator=gen)[: 1024 * args.loader_batches]]
     loaders = {
         "link": link_loader(g, pairs, [10, 5], batch_size=1024, prefetch=0, seed=0),
-        "node": NeighborLoader(g, [10, 5], input_nodes=pairs[0], batch_size=2048, prefetch=0, seed=0),
+        "node": NeighborLoader(g, [10, 5], input_nodes=torch.unique(pairs[0]), batch_size=2048, prefetch=0, seed=0),
     }
     for name, loader in loaders.items():
         t = time.perf_counter()
