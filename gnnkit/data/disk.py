@@ -258,37 +258,15 @@ class DiskGraph:
                                      "expected 1-D int64 node ids")
 
     # -- arrays -------------------------------------------------------------------------------
-    @property
-    def indptr(self) -> np.ndarray:
-        return self._arrays["indptr"]
-
-    @property
-    def indices(self) -> np.ndarray:
-        return self._arrays["indices"]
-
-    @property
-    def edge_weight(self):
-        return self._arrays.get("edge_weight")
-
-    @property
-    def t_indptr(self):
-        return self._arrays.get("t_indptr")
-
-    @property
-    def t_indices(self):
-        return self._arrays.get("t_indices")
-
-    @property
-    def t_perm(self):
-        return self._arrays.get("t_perm")
-
-    @property
-    def features(self):
-        return self._arrays.get("features")
-
-    @property
-    def labels(self):
-        return self._arrays.get("labels")
+    # The arrays (memory maps; None when the directory does not store them).
+    indptr = property(lambda self: self._arrays["indptr"])
+    indices = property(lambda self: self._arrays["indices"])
+    edge_weight = property(lambda self: self._arrays.get("edge_weight"))
+    t_indptr = property(lambda self: self._arrays.get("t_indptr"))
+    t_indices = property(lambda self: self._arrays.get("t_indices"))
+    t_perm = property(lambda self: self._arrays.get("t_perm"))
+    features = property(lambda self: self._arrays.get("features"))
+    labels = property(lambda self: self._arrays.get("labels"))
 
     @property
     def splits(self) -> dict:
