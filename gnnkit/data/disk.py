@@ -300,10 +300,11 @@ class DiskGraph:
         return torch.from_numpy(a)
 
     def transpose(self):
-        """The stored transposed CSR ``(t_indptr, t_indices, t_perm)`` as zero-copy tensors
-        (the convention of :meth:`gnnkit.Graph.transpose`), or ``None`` if not stored."""
+        """``(t_indptr, t_indices, t_perm)`` as :meth:`gnnkit.Graph.transpose` (never ``None``):
+        the stored transposed CSR as zero-copy tensors, else the one :meth:`graph` builds in RAM
+        on first use (cached there)."""
         if not self.has_transpose:
-            return None
+            return self.graph().transpose()
         return self.tensor("t_indptr"), self.tensor("t_indices"), self.tensor("t_perm")
 
     def graph(self):
@@ -319,9 +320,8 @@ class DiskGraph:
             g = Graph(self.tensor("indptr"), self.tensor("indices"),
                       edge_weight=self.tensor("edge_weight"), num_nodes=self.num_nodes,
                       directed=self.directed, validate=False)
-            t = self.transpose()
-            if t is not None:
-                g = _set_transpose(g, t)
+            if self.has_transpose:
+                g = _set_transpose(g, self.transpose())
             self._graph = g
         return self._graph
 

@@ -81,13 +81,13 @@ class DistNodeTask(Task):
 
     def _batch(self, seeds: Tensor, seed: int, split: str) -> Batch:
         t0 = time.perf_counter()
-        sample = self.sampler.sample_neighbors(seeds, seed)
+        sample = self.sampler.sample_from_nodes(seeds, seed=seed)
         t1 = time.perf_counter()
         x = self.fetcher.fetch(sample.n_id)
         y = gather_local(self.part.labels, self.book.inner[seeds]).long()
         self.phase["sample"] += t1 - t0
         self.phase["gather"] += time.perf_counter() - t1
-        return Batch(x=x, graph=sample.blocks, target=y, split_index={split: None}, n_id=sample.n_id,
+        return Batch(x=x, graph=sample.graph, target=y, split_index={split: None}, n_id=sample.n_id,
                      seed=seed, extra={"batch_size": int(seeds.numel())})
 
     def _train(self):
