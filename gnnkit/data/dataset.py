@@ -12,6 +12,7 @@ Label convention: ``y`` is ``int64`` of shape ``[N]`` (single task) or ``[N, T]`
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ __all__ = [
     "random_splits",
     "get_dataset",
     "available_datasets",
+    "is_dataset_path",
+    "symmetrized",
 ]
 
 SPLIT_KEYS = ("train", "val", "test")
@@ -386,6 +389,12 @@ def random_splits(num_nodes: int, num_splits: int = 1, train: float = 0.6, val: 
 
 
 # ---------------------------------------------------------------------- registry
+def is_dataset_path(name) -> bool:
+    """True when ``name`` names an ``.npz`` file (``gnnkit bench -d PATH.npz``) rather than a
+    registered dataset."""
+    return isinstance(name, str) and name.lower().endswith(".npz")
+
+
 # family -> (module, loader function, names attribute)
 _FAMILIES = {
     "planetoid": ("gnnkit.data.planetoid", "load_planetoid", "PLANETOID_NAMES"),
@@ -413,16 +422,48 @@ def available_datasets(family: str | None = None) -> list[str]:
     return [n for f in fams for n in _family_names(f)]
 
 
-def get_dataset(name: str, root=None, **kwargs) -> NodeDataset:
+def symmetrized(ds: NodeDataset) -> NodeDataset:
+    """``ds`` with its graph made undirected (:meth:`gnnkit.Graph.to_undirected`: each arc and its
+    reverse, repeats merged); an undirected dataset is returned as is.  OGB's reference GCN/SAGE
+    on ogbn-arxiv train on the symmetrised citation graph (``to_symmetric()``).
+
+    Raises:
+        DatasetError: the dataset has per-arc ``edge_attr`` (no rule says what a new reverse arc
+            carries).
+    """
+    if not ds.directed:
+        return ds
+    if ds.edge_attr is not None:
+        raise DatasetError(f"{ds.name}: cannot symmetrise a dataset with edge_attr "
+                           f"{tuple(ds.edge_attr.shape)}: the new reverse arcs would have none")
+    out = copy.copy(ds)
+    out.graph = ds.graph.to_undirected()
+    out.directed = out.graph.directed
+    out.metadata = {**ds.metadata, "symmetrized": True, "num_arcs_directed": ds.num_edges}
+    out.validate()
+    return out
+
+
+def get_dataset(name: str, root=None, symmetrize: bool = False, **kwargs) -> NodeDataset:
     """Load a dataset by name: ``'cora'``, ``'chameleon'``, ``'squirrel_directed'``,
-    ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`).
+    ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`), or a path to an ``.npz``
+    archive in the Platonov et al. layout (:func:`gnnkit.data.read_heterophily_npz`).
 
     ``root`` is passed to file-based loaders (see :mod:`gnnkit.data._paths`); other keyword
     arguments go to the family's loader (e.g. ``download=True`` for OGB, ``homophily=0.2`` for
     ``'csbm'``).  Names are case-insensitive and ``-``/``_`` are interchangeable.
+    ``symmetrize=True`` makes a directed graph undirected (:func:`symmetrized`).
     """
     if not isinstance(name, str):
         raise DatasetError(f"dataset name must be a string, got {type(name).__name__}")
+    if symmetrize:
+        return symmetrized(get_dataset(name, root=root, **kwargs))
+    if is_dataset_path(name):
+        from gnnkit.data.heterophily import read_heterophily_npz
+
+        if kwargs:
+            raise DatasetError(f"{name}: a dataset file takes no loader arguments, got {sorted(kwargs)}")
+        return read_heterophily_npz(name)
     key = name.strip().lower().replace("-", "_")
     for family in _FAMILIES:
         for known in _family_names(family):
