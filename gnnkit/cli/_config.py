@@ -214,7 +214,7 @@ def _check_dataset_name(name, src, key) -> str:
 
     if not isinstance(name, str) or not name.strip():
         raise _err(src, key, f"expected a dataset name, got {name!r}")
-    from gnnkit.data.dataset import is_dataset_path
+    from gnnkit.data.registry import is_dataset_path
 
     if is_dataset_path(name):   # a file in the Platonov et al. .npz layout
         if not Path(name).expanduser().is_file():

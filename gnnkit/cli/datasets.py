@@ -56,7 +56,7 @@ def dataset_presence(name: str, root=None) -> dict:
     """
     from gnnkit.data._paths import candidate_dirs, find_file, download_dir
 
-    from gnnkit.data.dataset import is_dataset_path
+    from gnnkit.data.registry import is_dataset_path
 
     if is_dataset_path(name):   # `gnnkit bench -d PATH.npz`: the file itself
         p = Path(name).expanduser()

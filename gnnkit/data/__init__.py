@@ -3,6 +3,7 @@
 =============================  ==============================================================
 :func:`get_dataset`            load by name (``'cora'``, ``'chameleon'``, ``'ogbn-arxiv'``, ``'csbm'``)
 :func:`available_datasets`     the names :func:`get_dataset` accepts
+:func:`register_family`        add a dataset family to the registry (:mod:`.registry`)
 :func:`load_planetoid`         Cora / CiteSeer / PubMed from raw ``ind.*`` files, public split
 :func:`load_heterophily`       Platonov et al. ``.npz`` graphs, 10 splits
 :func:`load_ogb`               ``ogbn-*`` from OGB's raw layout (opt-in download)
@@ -15,15 +16,9 @@
 Files are looked for under ``root`` when given, else ``$GNNKIT_DATA`` (see
 :mod:`gnnkit.data._paths`).  Bad files raise :class:`DatasetError` naming the file and the problem.
 """
-from gnnkit.data.dataset import (
-    SPLIT_KEYS,
-    DatasetError,
-    NodeDataset,
-    available_datasets,
-    get_dataset,
-    masks_to_splits,
-    random_splits,
-)
+from gnnkit.data.errors import DatasetError
+from gnnkit.data.dataset import SPLIT_KEYS, NodeDataset, masks_to_splits, random_splits
+from gnnkit.data.registry import available_datasets, get_dataset, register_family, symmetrized
 from gnnkit.data.generic import dataset_from_arrays, graph_from_arcs, read_edge_list, read_npz, read_sparse
 from gnnkit.data.graph_datasets import CSL_SKIPS, bicyclopentyl, csl_dataset, csl_graph, decalin
 from gnnkit.data.heterophily import HETEROPHILY_NAMES, load_heterophily, read_heterophily_npz
@@ -41,7 +36,9 @@ __all__ = [
     "NodeDataset",
     "SPLIT_KEYS",
     "get_dataset",
+    "symmetrized",
     "available_datasets",
+    "register_family",
     "masks_to_splits",
     "random_splits",
     "PLANETOID_NAMES",

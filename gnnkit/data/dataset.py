@@ -12,15 +12,14 @@ Label convention: ``y`` is ``int64`` of shape ``[N]`` (single task) or ``[N, T]`
 """
 from __future__ import annotations
 
-import copy
-import difflib
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from gnnkit.data.errors import DatasetError
+from gnnkit.data.errors import where as _where
 from gnnkit.graph import Graph
 
 __all__ = [
@@ -29,24 +28,9 @@ __all__ = [
     "SPLIT_KEYS",
     "masks_to_splits",
     "random_splits",
-    "get_dataset",
-    "available_datasets",
-    "is_dataset_path",
-    "symmetrized",
 ]
 
 SPLIT_KEYS = ("train", "val", "test")
-
-
-class DatasetError(ValueError):
-    """A dataset file or array is missing, corrupt or inconsistent.
-
-    The message names the file (when there is one), the field and the problem.
-    """
-
-
-def _where(source: str | None) -> str:
-    return f"{source}: " if source else ""
 
 
 def _as_index(value, n: int, what: str, source: str | None) -> torch.Tensor:
@@ -260,6 +244,25 @@ class NodeDataset:
                 f"num_classes={self.num_classes}{extra}, num_splits={self.num_splits}, "
                 f"directed={self.directed})")
 
+    @property
+    def metric(self) -> str:
+        """Name of the metric this dataset is scored with (a :mod:`gnnkit.tasks.metrics` name).
+
+        ``metadata['metric']`` when the loader declares one (``'accuracy'``, ``'roc_auc'`` for
+        the binary Platonov et al. graphs, ``'ogb:<name>'`` for OGB datasets, scored by OGB's own
+        ``Evaluator``); ``'accuracy'`` otherwise.
+
+        >>> NodeDataset(Graph.from_edge_index(torch.tensor([[0], [1]]), num_nodes=2),
+        ...             torch.zeros(2, 1), torch.tensor([0, 1])).metric
+        'accuracy'
+        """
+        m = self.metadata.get("metric")
+        if m:
+            return str(m)
+        if self.metadata.get("ogb_name"):
+            return f"ogb:{self.metadata['ogb_name']}"
+        return "accuracy"
+
     # ------------------------------------------------------------------ evaluation
     def evaluator(self):
         """OGB's ``ogb.nodeproppred.Evaluator`` for an ``ogbn-*`` dataset."""
@@ -386,100 +389,3 @@ def random_splits(num_nodes: int, num_splits: int = 1, train: float = 0.6, val: 
         out.append({"train": perm[:n_tr].sort().values, "val": perm[n_tr:n_tr + n_va].sort().values,
                     "test": perm[n_tr + n_va:].sort().values})
     return out
-
-
-# ---------------------------------------------------------------------- registry
-def is_dataset_path(name) -> bool:
-    """True when ``name`` names an ``.npz`` file (``gnnkit bench -d PATH.npz``) rather than a
-    registered dataset."""
-    return isinstance(name, str) and name.lower().endswith(".npz")
-
-
-# family -> (module, loader function, names attribute)
-_FAMILIES = {
-    "planetoid": ("gnnkit.data.planetoid", "load_planetoid", "PLANETOID_NAMES"),
-    "heterophily": ("gnnkit.data.heterophily", "load_heterophily", "HETEROPHILY_NAMES"),
-    "ogb": ("gnnkit.data.ogb", "load_ogb", "ogb_dataset_names"),
-    "synthetic": ("gnnkit.data.synthetic", "csbm", "SYNTHETIC_NAMES"),
-}
-
-
-def _family_names(family: str) -> list[str]:
-    mod, _, attr = _FAMILIES[family]
-    names = getattr(importlib.import_module(mod), attr)
-    return list(names() if callable(names) else names)
-
-
-def available_datasets(family: str | None = None) -> list[str]:
-    """Names accepted by :func:`get_dataset` (optionally of one family).
-
-    >>> available_datasets('planetoid')
-    ['cora', 'citeseer', 'pubmed']
-    """
-    if family is not None and family not in _FAMILIES:
-        raise DatasetError(f"unknown dataset family {family!r}; families are {list(_FAMILIES)}")
-    fams = [family] if family else list(_FAMILIES)
-    return [n for f in fams for n in _family_names(f)]
-
-
-def symmetrized(ds: NodeDataset) -> NodeDataset:
-    """``ds`` with its graph made undirected (:meth:`gnnkit.Graph.to_undirected`: each arc and its
-    reverse, repeats merged); an undirected dataset is returned as is.  OGB's reference GCN/SAGE
-    on ogbn-arxiv train on the symmetrised citation graph (``to_symmetric()``).
-
-    Raises:
-        DatasetError: the dataset has per-arc ``edge_attr`` (no rule says what a new reverse arc
-            carries).
-    """
-    if not ds.directed:
-        return ds
-    if ds.edge_attr is not None:
-        raise DatasetError(f"{ds.name}: cannot symmetrise a dataset with edge_attr "
-                           f"{tuple(ds.edge_attr.shape)}: the new reverse arcs would have none")
-    out = copy.copy(ds)
-    out.graph = ds.graph.to_undirected()
-    out.directed = out.graph.directed
-    out.metadata = {**ds.metadata, "symmetrized": True, "num_arcs_directed": ds.num_edges}
-    out.validate()
-    return out
-
-
-def get_dataset(name: str, root=None, symmetrize: bool = False, **kwargs) -> NodeDataset:
-    """Load a dataset by name: ``'cora'``, ``'chameleon'``, ``'squirrel_directed'``,
-    ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`), or a path to an ``.npz``
-    archive in the Platonov et al. layout (:func:`gnnkit.data.read_heterophily_npz`).
-
-    ``root`` is passed to file-based loaders (see :mod:`gnnkit.data._paths`); other keyword
-    arguments go to the family's loader (e.g. ``download=True`` for OGB, ``homophily=0.2`` for
-    ``'csbm'``).  Names are case-insensitive and ``-``/``_`` are interchangeable.
-    ``symmetrize=True`` makes a directed graph undirected (:func:`symmetrized`).
-    """
-    if not isinstance(name, str):
-        raise DatasetError(f"dataset name must be a string, got {type(name).__name__}")
-    if symmetrize:
-        return symmetrized(get_dataset(name, root=root, **kwargs))
-    if is_dataset_path(name):
-        from gnnkit.data.heterophily import read_heterophily_npz
-
-        if kwargs:
-            raise DatasetError(f"{name}: a dataset file takes no loader arguments, got {sorted(kwargs)}")
-        return read_heterophily_npz(name)
-    key = name.strip().lower().replace("-", "_")
-    for family in _FAMILIES:
-        for known in _family_names(family):
-            if known.lower().replace("-", "_") == key:
-                mod, fn, _ = _FAMILIES[family]
-                loader = getattr(importlib.import_module(mod), fn)
-                if family == "synthetic":
-                    if root is not None:
-                        raise DatasetError(f"{name!r} is generated, it takes no root (got {root!r})")
-                    return loader(**kwargs)
-                return loader(known, root=root, **kwargs)
-    if key.startswith("ogbn_"):  # let the OGB loader explain (heterogeneous, or not in master.csv)
-        from gnnkit.data.ogb import load_ogb
-
-        return load_ogb(name, root=root, **kwargs)
-    names = available_datasets()
-    close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3)
-    hint = f" Did you mean {close}?" if close else ""
-    raise DatasetError(f"unknown dataset {name!r}.{hint} Available: {', '.join(names)}")

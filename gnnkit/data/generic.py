@@ -8,15 +8,14 @@ shape).  ``.npz`` files are opened with ``allow_pickle=False``, so they cannot r
 from __future__ import annotations
 
 import os
-import warnings
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gnnkit.data.dataset import DatasetError, NodeDataset, masks_to_splits
+from gnnkit.data.readers.edge_list import TextEdgeList
+from gnnkit.data.readers.npz import read_npz as read_npz_arrays
 from gnnkit.graph import Graph, GraphError
 
 __all__ = [
@@ -138,7 +137,8 @@ def read_edge_list(path, fmt: str | None = None, num_nodes: int | None = None,
         pairs = np.fromfile(path, dtype=dt).reshape(-1, 2).astype(np.int64)
     elif fmt in ("text", "csv"):
         delim = delimiter if delimiter is not None else ("," if fmt == "csv" else None)
-        pairs, weights = _read_text_pairs(path, delim, comments, weighted)
+        pairs, weights = TextEdgeList(path, delimiter=delim, comments=comments, weighted=weighted,
+                                      header=None if fmt == "csv" else False).read()
     else:
         raise DatasetError(f"{path}: unknown edge list format fmt={fmt!r}; use 'text', 'csv', "
                            "'int32' or 'int64'")
@@ -160,95 +160,15 @@ def read_edge_list(path, fmt: str | None = None, num_nodes: int | None = None,
     return graph_from_arcs(pairs[:, 0], pairs[:, 1], num_nodes, directed, dedupe=dedupe)
 
 
-def _read_text_pairs(path, delimiter, comments, weighted):
-    """Fast path: ``np.loadtxt``; on any parse error the line-by-line reader below either
-    reproduces the result or raises an error naming the line."""
-    skip = _csv_header_lines(path, comments) if delimiter == "," else 0
-    cols = (0, 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-            pairs = np.loadtxt(path, dtype=np.int64, comments=comments or None, delimiter=delimiter,
-                               usecols=cols, skiprows=skip, ndmin=2, encoding="utf-8").reshape(-1, 2)
-            weights = None
-            if weighted:
-                weights = np.loadtxt(path, dtype=np.float32, comments=comments or None,
-                                     delimiter=delimiter, usecols=(2,), skiprows=skip, ndmin=1,
-                                     encoding="utf-8").reshape(-1)
-        return pairs, weights
-    except (ValueError, IndexError, UnicodeDecodeError):
-        return _scan_text_pairs(path, delimiter, comments, weighted)
-
-
-def _csv_header_lines(path, comments) -> int:
-    """Lines to skip so that a non-numeric first data line (a CSV header) is dropped."""
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            s = line.split(comments, 1)[0].strip() if comments else line.strip()
-            if s:
-                head = [p.strip().lstrip("+-") for p in s.split(",")[:2]]
-                return 0 if all(h.isdigit() for h in head) else lineno
-    return 0
-
-
-def _scan_text_pairs(path, delimiter, comments, weighted):
-    ncol = 3 if weighted else 2
-    rows = []
-    with open(path, "r", encoding="utf-8", errors="strict") as f:
-        try:
-            lines = f.read().splitlines()
-        except UnicodeDecodeError as e:
-            raise DatasetError(f"{path}: not a text edge list ({e}); binary pairs need "
-                               "fmt='int32' or 'int64'") from e
-    first = True
-    for lineno, line in enumerate(lines, 1):
-        s = line.split(comments, 1)[0].strip() if comments else line.strip()
-        if not s:
-            continue
-        parts = [p.strip() for p in (s.split(delimiter) if delimiter else s.split())]
-        if len(parts) < ncol:
-            raise DatasetError(f"{path}:{lineno}: expected {ncol} columns "
-                               f"(src dst{' weight' if weighted else ''}), got {line!r}")
-        try:
-            src, dst = int(parts[0]), int(parts[1])
-            w = float(parts[2]) if weighted else None
-        except ValueError:
-            if first and delimiter == ",":  # CSV header line
-                first = False
-                continue
-            raise DatasetError(f"{path}:{lineno}: node ids must be integers, got {line!r}") from None
-        first = False
-        rows.append((src, dst, w))
-    pairs = np.array([(r[0], r[1]) for r in rows], dtype=np.int64).reshape(-1, 2)
-    weights = np.array([r[2] for r in rows], dtype=np.float32) if weighted else None
-    return pairs, weights
-
-
 # ---------------------------------------------------------------------- npz / sparse
 def open_npz(path) -> dict:
     """Load every array of an ``.npz`` archive (``allow_pickle=False``) into a dict.
 
     Raises :class:`DatasetError` naming the file (and the member) when the archive is missing,
-    truncated, corrupt or holds object arrays.
+    truncated, corrupt, holds object arrays or announces more data than it holds (see
+    :mod:`gnnkit.data.readers.npz`).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            out = {}
-            for k in z.files:
-                try:
-                    out[k] = z[k]
-                except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-                    raise DatasetError(f"{path}: array {k!r} cannot be read, the archive is "
-                                       f"truncated or corrupt ({type(e).__name__}: {e})") from e
-            return out
-    except DatasetError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DatasetError(f"{path}: not a readable .npz archive, it is truncated or corrupt "
-                           f"({type(e).__name__}: {e})") from e
+    return read_npz_arrays(path)
 
 
 def read_sparse(A, directed: bool | None = None, weighted: bool | None = None) -> Graph:

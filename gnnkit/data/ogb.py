@@ -48,7 +48,9 @@ import torch
 
 from gnnkit.data._paths import candidate_dirs, download_dir
 from gnnkit.data.dataset import DatasetError, NodeDataset
-from gnnkit.data.generic import graph_from_arcs, open_npz
+from gnnkit.data.generic import graph_from_arcs
+from gnnkit.data.readers.csv import as_float
+from gnnkit.data.readers.ogb_raw import OgbRaw
 
 __all__ = ["ogb_dataset_names", "ogb_meta", "load_ogb", "download_ogb", "ogb_evaluate"]
 
@@ -56,16 +58,20 @@ __all__ = ["ogb_dataset_names", "ogb_meta", "load_ogb", "download_ogb", "ogb_eva
 _KNOWN = ("ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M")
 
 
-def _master_csv() -> Path:
+_FAMILY_DIRS = {"ogbn": "nodeproppred", "ogbl": "linkproppred", "ogbg": "graphproppred"}
+
+
+def _master_csv(family: str = "ogbn") -> Path:
     spec = importlib.util.find_spec("ogb")
     if spec is None or not spec.submodule_search_locations:
         raise DatasetError("the 'ogb' package is needed for OGB dataset metadata "
-                           "(its nodeproppred/master.csv); install it with `pip install ogb`")
-    return Path(list(spec.submodule_search_locations)[0]) / "nodeproppred" / "master.csv"
+                           f"(its {_FAMILY_DIRS[family]}/master.csv); install it with "
+                           "`pip install ogb`")
+    return Path(list(spec.submodule_search_locations)[0]) / _FAMILY_DIRS[family] / "master.csv"
 
 
-def _read_master() -> dict[str, dict[str, str]]:
-    with open(_master_csv(), newline="") as f:
+def _read_master(family: str = "ogbn") -> dict[str, dict[str, str]]:
+    with open(_master_csv(family), newline="") as f:
         rows = list(csv.reader(f))
     names = rows[0][1:]
     return {name: {r[0]: r[i + 1] for r in rows[1:]} for i, name in enumerate(names)}
@@ -82,16 +88,20 @@ def ogb_dataset_names() -> list[str]:
 
 
 def ogb_meta(name: str) -> dict:
-    """Parsed ``master.csv`` column of ``name``.
+    """Parsed ``master.csv`` column of ``name`` (any family: ``ogbn-*``, ``ogbl-*``, ``ogbg-*``;
+    link datasets have no ``num_tasks`` / ``num_classes`` columns: 1 and 0).
 
     >>> m = ogb_meta('ogbn-arxiv')
     >>> m['num_tasks'], m['eval_metric'], m['add_inverse_edge'], m['split'], m['dir_name']
     (1, 'acc', False, 'time', 'ogbn_arxiv')
     """
-    master = _read_master()
+    family = name[:4] if isinstance(name, str) else ""
+    if family not in _FAMILY_DIRS:
+        raise DatasetError(f"{name!r} is not an OGB dataset name (ogbn-*, ogbl-* or ogbg-*)")
+    master = _read_master(family)
     if name not in master:
-        raise DatasetError(f"unknown OGB node dataset {name!r}; ogb's master.csv lists "
-                           f"{list(master)}")
+        raise DatasetError(f"unknown OGB {_FAMILY_DIRS[family][:-8]} dataset {name!r}; ogb's "
+                           f"master.csv lists {list(master)}")
     r = master[name]
 
     def flag(key):
@@ -102,8 +112,8 @@ def ogb_meta(name: str) -> dict:
         return [] if v in ("None", "") else v.split(",")
 
     return {
-        "name": name, "dir_name": name.replace("-", "_"),
-        "num_tasks": int(r["num tasks"]), "num_classes": int(r["num classes"]),
+        "name": name, "family": family, "dir_name": name.replace("-", "_"),
+        "num_tasks": int(r.get("num tasks", 1)), "num_classes": int(r.get("num classes", 0)),
         "eval_metric": r["eval metric"], "task_type": r["task type"],
         "download_name": r["download_name"], "version": int(r["version"]), "url": r["url"],
         "add_inverse_edge": flag("add_inverse_edge"), "has_node_attr": flag("has_node_attr"),
@@ -127,53 +137,6 @@ def _required_raw(meta: dict) -> list[str]:
 
 def _marker(meta: dict) -> str:
     return "raw/data.npz" if meta["binary"] else "raw/edge.csv.gz"
-
-
-def _read_csv(path: Path, what: str) -> np.ndarray:
-    """One gzip'ed, header-less CSV as a 2-D array, with file-naming errors."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise DatasetError(f"{path}: missing ({what}); the OGB directory is incomplete, "
-                           "re-download or unpack the dataset again")
-    try:
-        return pd.read_csv(path, compression="gzip", header=None).values
-    except (EOFError, OSError, zlib.error, ValueError, UnicodeDecodeError,
-            pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DatasetError(f"{path}: cannot read {what}; the file is truncated or corrupt "
-                           f"({type(e).__name__}: {e})") from e
-
-
-def _tensor(a: np.ndarray) -> torch.Tensor:
-    # pandas may hand out read-only arrays; torch needs writable, contiguous memory.
-    if not (a.flags.writeable and a.flags.c_contiguous):
-        a = np.array(a, order="C")
-    return torch.from_numpy(a)
-
-
-def _as_float(a: np.ndarray, path, what) -> np.ndarray:
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        raise DatasetError(f"{path}: {what} must be numeric, got dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
-def _labels(a: np.ndarray, path, n: int, meta: dict) -> np.ndarray:
-    if a.ndim == 1:
-        a = a.reshape(-1, 1)
-    if a.shape != (n, meta["num_tasks"]):
-        raise DatasetError(f"{path}: labels have shape {a.shape}, expected ({n}, "
-                           f"{meta['num_tasks']}) for {meta['name']}")
-    if not np.issubdtype(a.dtype, np.number):
-        raise DatasetError(f"{path}: labels must be numeric, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating):
-        nan = np.isnan(a)
-        frac = np.abs(a[~nan] - np.round(a[~nan]))
-        if frac.size and frac.max() > 0:
-            raise DatasetError(f"{path}: labels must be integers (or NaN for unlabelled), found "
-                               f"{a[~nan][np.argmax(frac)]}")
-        a = np.where(nan, -1, a)
-    a = a.astype(np.int64)
-    return a[:, 0] if meta["num_tasks"] == 1 else a
 
 
 def _locate(meta: dict, root) -> tuple[Path | None, list[Path]]:
@@ -286,6 +249,10 @@ def load_ogb(name: str, root=None, download: bool = False, split: str | None = N
             inconsistent; heterogeneous dataset; failed download.
     """
     meta = ogb_meta(name)
+    if meta["family"] != "ogbn":
+        raise DatasetError(f"{name} is not a node property prediction dataset; load_ogb reads "
+                           "ogbn-* (link and graph datasets have their own loaders on "
+                           "gnnkit.data.readers.OgbRaw)")
     if meta["is_hetero"]:
         raise DatasetError(f"{name} is a heterogeneous graph (several node types); NodeDataset "
                            "holds homogeneous graphs only; use ogb.nodeproppred.NodePropPredDataset")
@@ -304,125 +271,62 @@ def load_ogb(name: str, root=None, download: bool = False, split: str | None = N
     if missing:
         raise DatasetError(f"{raw}: missing {missing} for {name}; the OGB directory is "
                            f"incomplete, re-download {meta['url']}")
-    data = _read_binary(raw, meta) if meta["binary"] else _read_csv_raw(raw, meta)
-    n = data["num_nodes"]
+    if meta["binary"] and meta["add_inverse_edge"]:
+        raise DatasetError(f"{meta['name']}: add_inverse_edge is not supported for binary "
+                           "datasets (OGB rejects it too)")
+    reader = OgbRaw(folder, binary=meta["binary"])
+    if reader.num_graphs != 1:
+        raise DatasetError(f"{reader.raw}: a node dataset holds one graph, num-node-list lists "
+                           f"{reader.num_graphs}")
+    n = reader.num_nodes
+    # Labels first: their row count confirms N before anything of size N is allocated.
+    y = reader.labels("node", meta["num_tasks"], task_type=meta["task_type"])
+    if y.dtype != np.int64:
+        y = np.where(np.isnan(y), -1, y).astype(np.int64)  # pragma: no cover - no ogbn regression
+    y = y[:, 0] if meta["num_tasks"] == 1 else y
     split = split or meta["split"]
-    split_dir = folder / "split" / split
-    idx = {}
-    for ours, theirs in (("train", "train"), ("val", "valid"), ("test", "test")):
-        a = _read_csv(split_dir / f"{theirs}.csv.gz", f"{theirs} node indices")
-        if a.ndim != 2 or a.shape[1] != 1 or not np.issubdtype(a.dtype, np.integer):
-            raise DatasetError(f"{split_dir / f'{theirs}.csv.gz'}: expected one integer node id "
-                               f"per line, got shape {a.shape} and dtype {a.dtype}")
-        idx[ours] = _tensor(a[:, 0].astype(np.int64))
-
-    e = data["edge_index"]
-    if e.size and (e.min() < 0 or e.max() >= n):
-        raise DatasetError(f"{data['edge_file']}: node ids must lie in [0, {n}), found "
-                           f"{int(e.min())}..{int(e.max())}")
+    idx = {ours: _tensor(a) for ours, a in zip(
+        ("train", "val", "test"), reader.index_split(split, n).values())}
+    e = reader.edge_index()
+    x = reader.node_feat()
+    if meta["has_node_attr"] and x is None:  # pragma: no cover - _required_raw checked it
+        raise DatasetError(f"{raw}: node features missing for {name}")
+    edge_attr = reader.edge_feat() if meta["has_edge_attr"] else None
+    if x is not None:
+        x = as_float(x, reader.path("node-feat"), "node features")
+    if edge_attr is not None:
+        edge_attr = as_float(edge_attr, reader.path("edge-feat"), "edge features")
+    extra_names = meta["additional_node_files"]
+    if meta["binary"]:
+        extra_names = reader.extra_names("node")
+    extras = {}
+    for fname in extra_names:
+        a = reader.array(fname, "node")
+        if a is None:
+            raise DatasetError(f"{raw / (fname + '.csv.gz')}: missing (additional node file of "
+                               f"{name})")
+        extras[fname] = _tensor(a[:, 0] if a.shape[1] == 1 else a)
     directed = not meta["add_inverse_edge"]
-    edge_attr = data.get("edge_feat")
     built = graph_from_arcs(e[0], e[1], n, directed=directed, edge_attr=edge_attr)
     graph, edge_attr = built if edge_attr is not None else (built, None)
-    x = data.get("node_feat")
     x = _tensor(x) if x is not None else torch.zeros(n, 0)
-    extras = {k: _tensor(v) for k, v in data["extras"].items()}
-    metadata = {"family": "ogb", "ogb_name": name, "source": str(folder), "split": split,
+    metadata = {"family": "ogb", "ogb_name": name, "metric": f"ogb:{name}", "source": str(folder),
+                "split": split,
                 **{k: meta[k] for k in ("num_tasks", "task_type", "eval_metric", "url", "version",
                                         "add_inverse_edge", "binary")}}
     try:
-        return NodeDataset(graph=graph, x=x, y=_tensor(data["y"]), splits=[idx],
+        return NodeDataset(graph=graph, x=x, y=_tensor(y), splits=[idx],
                            num_classes=meta["num_classes"], name=name, metadata=metadata,
                            edge_attr=edge_attr, extras=extras)
     except DatasetError as err:
         raise DatasetError(f"{folder}: {err}") from None
 
 
-def _check_counts(num_nodes_list, num_edges_list, e, path_n, path_e):
-    if np.asarray(num_nodes_list).size != 1 or np.asarray(num_edges_list).size != 1:
-        raise DatasetError(f"{path_n}: a node dataset holds one graph, found "
-                           f"{np.asarray(num_nodes_list).size} entries")
-    n, m = int(np.asarray(num_nodes_list).ravel()[0]), int(np.asarray(num_edges_list).ravel()[0])
-    if m != e.shape[1]:
-        raise DatasetError(f"{path_e}: lists {m} edges but the edge file holds {e.shape[1]}")
-    return n
-
-
-def _read_csv_raw(raw: Path, meta: dict) -> dict:
-    edge = _read_csv(raw / "edge.csv.gz", "edges")
-    if edge.ndim != 2 or edge.shape[1] != 2 or not np.issubdtype(edge.dtype, np.integer):
-        raise DatasetError(f"{raw / 'edge.csv.gz'}: expected two integer columns (source, target), "
-                           f"got shape {edge.shape} and dtype {edge.dtype}")
-    e = edge.T.astype(np.int64)
-    n = _check_counts(_read_csv(raw / "num-node-list.csv.gz", "node count"),
-                      _read_csv(raw / "num-edge-list.csv.gz", "edge count"), e,
-                      raw / "num-node-list.csv.gz", raw / "num-edge-list.csv.gz")
-    out = {"edge_index": e, "num_nodes": n, "edge_file": raw / "edge.csv.gz", "extras": {}}
-    if meta["has_node_attr"]:
-        p = raw / "node-feat.csv.gz"
-        out["node_feat"] = _as_float(_read_csv(p, "node features"), p, "node features")
-        if out["node_feat"].shape[0] != n:
-            raise DatasetError(f"{p}: {out['node_feat'].shape[0]} rows for {n} nodes")
-    if meta["has_edge_attr"]:
-        p = raw / "edge-feat.csv.gz"
-        out["edge_feat"] = _as_float(_read_csv(p, "edge features"), p, "edge features")
-        if out["edge_feat"].shape[0] != e.shape[1]:
-            raise DatasetError(f"{p}: {out['edge_feat'].shape[0]} rows for {e.shape[1]} edges")
-    for fname in meta["additional_node_files"]:
-        p = raw / f"{fname}.csv.gz"
-        if fname == "node_species" and not p.is_file() and (raw / "species.csv.gz").is_file():
-            p = raw / "species.csv.gz"  # the name in OGB's zip; OGB renames it on first load
-        a = _read_csv(p, fname)
-        if a.shape[0] != n:
-            raise DatasetError(f"{p}: {a.shape[0]} rows for {n} nodes")
-        out["extras"][fname] = a[:, 0] if a.shape[1] == 1 else a
-    p = raw / "node-label.csv.gz"
-    out["y"] = _labels(_read_csv(p, "node labels"), p, n, meta)
-    return out
-
-
-def _read_binary(raw: Path, meta: dict) -> dict:
-    if meta["add_inverse_edge"]:
-        raise DatasetError(f"{meta['name']}: add_inverse_edge is not supported for binary "
-                           "datasets (OGB rejects it too)")
-    p = raw / "data.npz"
-    d = open_npz(p)
-    missing = [k for k in ("edge_index", "num_nodes_list", "num_edges_list") if k not in d]
-    if missing:
-        raise DatasetError(f"{p}: missing key(s) {missing}, found {sorted(d)}")
-    e = d["edge_index"]
-    if e.ndim != 2 or e.shape[0] != 2 or not np.issubdtype(e.dtype, np.integer):
-        raise DatasetError(f"{p}: edge_index must be an integer [2, E] array, got shape "
-                           f"{e.shape} and dtype {e.dtype}")
-    e = e.astype(np.int64, copy=False)
-    n = _check_counts(d["num_nodes_list"], d["num_edges_list"], e, p, p)
-    out = {"edge_index": e, "num_nodes": n, "edge_file": p, "extras": {}}
-    for k, v in d.items():
-        if k in ("edge_index", "num_nodes_list", "num_edges_list"):
-            continue
-        if k == "node_feat":
-            out["node_feat"] = _as_float(v, p, k)
-        elif k == "edge_feat":
-            out["edge_feat"] = _as_float(v, p, k)
-        elif k.startswith("node_"):
-            out["extras"][k] = v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v
-        elif not k.startswith("edge_"):
-            raise DatasetError(f"{p}: keys must start with 'node_' or 'edge_', found {k!r}")
-    for k in ("node_feat",):
-        if k in out and out[k].shape[0] != n:
-            raise DatasetError(f"{p}: {k} has {out[k].shape[0]} rows for {n} nodes")
-    for k, v in out["extras"].items():
-        if v.shape[0] != n:
-            raise DatasetError(f"{p}: {k} has {v.shape[0]} rows for {n} nodes")
-    if "edge_feat" in out and out["edge_feat"].shape[0] != e.shape[1]:
-        raise DatasetError(f"{p}: edge_feat has {out['edge_feat'].shape[0]} rows for "
-                           f"{e.shape[1]} edges")
-    pl = raw / "node-label.npz"
-    labels = open_npz(pl)
-    if "node_label" not in labels:
-        raise DatasetError(f"{pl}: missing key 'node_label', found {sorted(labels)}")
-    out["y"] = _labels(labels["node_label"], pl, n, meta)
-    return out
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    # pandas may hand out read-only arrays; torch needs writable, contiguous memory.
+    if not (a.flags.writeable and a.flags.c_contiguous):
+        a = np.array(a, order="C")
+    return torch.from_numpy(a)
 
 
 def ogb_evaluate(name: str, y_true, y_pred) -> dict:

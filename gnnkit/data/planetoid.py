@@ -243,7 +243,7 @@ def load_planetoid(name: str, root=None) -> NodeDataset:
         graph=graph, x=torch.from_numpy(raw["x"]), y=torch.from_numpy(raw["y"]), splits=[split],
         num_classes=raw["num_classes"], name=key,
         metadata={"family": "planetoid", "source": str(folder), "split": "public",
-                  "eval_metric": "acc", "num_filled_test_gaps": raw["num_filled_test_gaps"],
+                  "eval_metric": "acc", "metric": "accuracy", "num_filled_test_gaps": raw["num_filled_test_gaps"],
                   "url": _URL.format(name=key, suffix="<suffix>")},
     )
     return ds
