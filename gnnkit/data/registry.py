@@ -22,7 +22,7 @@ from typing import Callable
 from gnnkit.data.errors import DatasetError
 
 __all__ = ["FAMILIES", "Family", "register_family", "unregister_family", "available_datasets",
-           "get_dataset", "dataset_family", "is_dataset_path", "symmetrized"]
+           "get_dataset", "dataset_family", "is_dataset_path"]
 
 
 @dataclass(frozen=True)
@@ -139,31 +139,8 @@ def is_dataset_path(name) -> bool:
     return isinstance(name, str) and name.lower().endswith(".npz")
 
 
-def symmetrized(ds):
-    """``ds`` with its graph made undirected (:meth:`gnnkit.Graph.to_undirected`: each arc and its
-    reverse, repeats merged); an undirected dataset is returned as is.  OGB's reference GCN/SAGE
-    on ogbn-arxiv train on the symmetrised citation graph (``adj_t.to_symmetric()``).
-
-    Raises:
-        DatasetError: the dataset has per-arc ``edge_attr`` (nothing says what a new reverse arc
-            would carry).
-    """
-    import copy
-
-    if not ds.directed:
-        return ds
-    if ds.edge_attr is not None:
-        raise DatasetError(f"{ds.name}: cannot symmetrise a dataset with edge_attr "
-                           f"{tuple(ds.edge_attr.shape)}: the new reverse arcs would have none")
-    out = copy.copy(ds)
-    out.graph = ds.graph.to_undirected()
-    out.directed = out.graph.directed
-    out.metadata = {**ds.metadata, "symmetrized": True, "num_arcs_directed": ds.num_edges}
-    out.validate()
-    return out
-
-
-def get_dataset(name: str, root=None, symmetrize: bool = False, **kwargs):
+def get_dataset(name: str, root=None, symmetrize: bool = False,
+                node_features_from_edges: str | None = None, **kwargs):
     """Load a dataset by name: ``'cora'``, ``'chameleon'``, ``'squirrel_directed'``,
     ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`), or a path to an ``.npz``
     archive in the Platonov et al. layout (:func:`gnnkit.data.read_heterophily_npz`).
@@ -171,15 +148,22 @@ def get_dataset(name: str, root=None, symmetrize: bool = False, **kwargs):
     ``root`` is passed to file-based loaders (see :mod:`gnnkit.data._paths`); other keyword
     arguments go to the family's loader (e.g. ``download=True`` for OGB, ``homophily=0.2`` for
     ``'csbm'``).  Names are case-insensitive and ``-``/``_`` are interchangeable.
-    ``symmetrize=True`` makes a directed graph undirected (:func:`symmetrized`).
+    Transforms (:mod:`gnnkit.data.transforms`): ``symmetrize=True`` makes a directed graph
+    undirected; ``node_features_from_edges='mean'`` (``'sum'``, ``'max'``) appends to ``x`` each
+    node's aggregate of its in-arcs' ``edge_attr`` (OGB's ogbn-proteins example).
 
     Raises:
         DatasetError: unknown name (with close matches), or whatever the loader raises.
     """
     if not isinstance(name, str):
         raise DatasetError(f"dataset name must be a string, got {type(name).__name__}")
-    if symmetrize:
-        return symmetrized(get_dataset(name, root=root, **kwargs))
+    if symmetrize or node_features_from_edges:
+        from gnnkit.data import transforms
+
+        ds = get_dataset(name, root=root, **kwargs)
+        if node_features_from_edges:
+            ds = transforms.node_features_from_edges(ds, node_features_from_edges)
+        return transforms.symmetrized(ds) if symmetrize else ds
     if is_dataset_path(name):
         from gnnkit.data.heterophily import read_heterophily_npz
 

@@ -226,6 +226,10 @@ class ResidualGNN(nn.Module):
         features (str): ``'none'``, ``'sgc'`` (ResNet+SGC) or ``'adj'`` (ResNet+adj); the graph
             features are built from the graph of the forward call. (default: :obj:`'none'`)
         num_nodes (int, optional): required for ``features='adj'`` (size of the learned row table).
+        autocast (str, optional): ``'bf16'`` runs the forward pass under
+            ``torch.autocast(dtype=torch.bfloat16)`` on the input's device (the paper trains with
+            CUDA fp16 AMP; bf16 needs no loss scaling) and returns float32 outputs.
+            (default: :obj:`None`: float32 throughout)
 
     Shapes: ``x [N, F]``, a graph -> ``[N, out_channels]``.
 
@@ -236,9 +240,12 @@ class ResidualGNN(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 512,
                  num_layers: int = 5, block: str = "gcn", heads: int = 8,
                  hidden_multiplier: float = 1.0, dropout: float = 0.2, norm: str = "layer",
-                 features: str = "none", num_nodes: int | None = None):
+                 features: str = "none", num_nodes: int | None = None,
+                 autocast: str | None = None):
         super().__init__()
         name = type(self).__name__
+        if autocast not in (None, "bf16"):
+            raise ValueError(f"{name}: autocast must be None or 'bf16', got {autocast!r}")
         _utils.check_positive_int(name, in_channels=in_channels, out_channels=out_channels,
                                   hidden_channels=hidden_channels, num_layers=num_layers, heads=heads)
         if block not in BLOCKS:
@@ -261,6 +268,7 @@ class ResidualGNN(nn.Module):
         self.hidden_channels, self.num_layers, self.block = hidden_channels, num_layers, block
         self.heads, self.hidden_multiplier, self.dropout = heads, hidden_multiplier, dropout
         self.norm, self.features, self.num_nodes = norm, features, num_nodes
+        self.autocast = autocast
         d = hidden_channels
         self.lin_in = nn.Linear(in_channels * (2 if features == "sgc" else 1), d)
         if features == "adj":
@@ -319,6 +327,12 @@ class ResidualGNN(nn.Module):
         return h
 
     def forward(self, x: Tensor, graph) -> Tensor:
+        if self.autocast is None:
+            return self._forward(x, graph)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return self._forward(x, graph).float()
+
+    def _forward(self, x: Tensor, graph) -> Tensor:
         looped, free = self._graphs(graph, x.size(0))
         h = F.gelu(_utils.dropout(self._input(x, free), self.dropout, self.training))
         for kind, norm, blk in zip(self.kinds, self.norms, self.blocks):

@@ -155,3 +155,19 @@ def test_registry_entries():
     assert m.block == "gt-sep" and m.kinds == ["gt-sep", "ff"] and m.dropout == 0.2
     assert get_model("resnet-sgc", 7, 1).features == "sgc"
     assert get_model("sage", 7, 3, norm="batch").norm == "batch"
+
+
+def test_bf16_autocast_close_to_float32():
+    torch.manual_seed(0)
+    g, _ = _graph()
+    x = torch.randn(g.num_nodes, 5)
+    for block in ("gcn", "gat-sep", "gt"):
+        m32 = ResidualGNN(5, 2, hidden_channels=16, num_layers=1, block=block, heads=4).eval()
+        m16 = ResidualGNN(5, 2, hidden_channels=16, num_layers=1, block=block, heads=4,
+                          autocast="bf16").eval()
+        m16.load_state_dict(m32.state_dict())
+        out = m16(x, g)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, m32(x, g), rtol=0.05, atol=0.05)
+    with pytest.raises(ValueError, match="autocast must be None or 'bf16'"):
+        ResidualGNN(5, 2, autocast="fp16")
