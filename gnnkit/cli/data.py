@@ -115,8 +115,8 @@ def _verify(args) -> int:
 
     dg = DiskGraph(args.path)
     rep = dg.verify(structure=not args.no_structure, progress=_progress(args))
-    print(f"OK {dg.path}: {len(rep['files'])} files, {rep['bytes']:,} bytes, checksums match"
-          + ("" if args.no_structure else ", CSR valid"))
+    print(f"OK {dg.path}: {len(rep['files'])} files, {rep['bytes']:,} bytes, checked: "
+          + ", ".join(rep["checks"]))
     return 0
 
 

@@ -30,28 +30,44 @@ the payload and fix the shape at the end.  ``meta.json`` records, per array, the
 shape, payload offset, total file size and a checksum of the payload (``xxh3_64`` when the
 ``xxhash`` package is installed, else ``blake2b``; streamed, so chunking does not matter).
 
-Guarantees:
+Guarantees (what a file from elsewhere can and cannot do):
 
-* Opening checks the format name and version, that every file exists, that its size is the
-  one recorded (a truncated file raises :class:`DiskGraphError` naming the file, the expected
-  and the actual bytes) and that each header matches ``meta.json``.  It does not read payloads,
-  so it does not check checksums: :meth:`DiskGraph.verify` does, in a streamed pass, together
-  with the CSR invariants.
-* Writers are atomic: everything goes into ``DST.tmp-XXXX``; ``meta.json`` is written last and
-  the directory is then renamed to ``DST``.  An interrupted write never leaves a ``DST`` that
-  opens, and a directory without ``meta.json`` is rejected.
+* :meth:`DiskGraph.open` does the O(1) checks, so that a truncated, padded, retyped, reshaped
+  or swapped file never opens: ``meta.json`` is well-formed (format name and version, types of
+  every field, file names that stay inside the directory); every file exists, its size is
+  exactly header + ``prod(shape) * itemsize`` as recorded; its ``.npy`` header matches the
+  recorded dtype, shape and payload offset; each array has the dtype and shape its role requires
+  (``indptr`` int64 ``[N+1]``, ``labels`` int64, splits 1-D int64, ...); ``indptr[0] = 0`` and
+  ``indptr[N] = E`` (both CSRs); and a digest of each payload's size, first and last 4 KiB
+  matches ``meta.json`` (two small reads per file: a file swapped for another array of the same
+  shape, or overwritten at either end, is caught).
+* :meth:`DiskGraph.open` deliberately does **not** read whole payloads: it does not hash them
+  and does not check the CSR invariants inside (a byte flipped in the middle of ``indices``
+  opens).  :meth:`DiskGraph.verify` (``gnnkit data verify``) checks everything the format
+  stores, streamed: every checksum; both CSRs (``indptr`` monotone from 0 to E, ids in
+  ``[0, N)`` and ascending per row, strictly when ``coalesced``); that ``t_perm`` is a
+  permutation of ``0..E-1`` and that the stored transpose is exactly the CSR's transpose (entry
+  ``q`` of source row ``s`` with destination ``d`` is CSR position ``t_perm[q]``, which lies in
+  row ``d`` and holds ``s``); undirected graphs are symmetric (through the transpose when it is
+  stored, else in- and out-degrees agree); edge weights and features are finite; labels are
+  ``>= -1``; splits are in range, without repeats, and disjoint.
+* Writers are atomic: everything goes into ``DST.tmp-<pid>-XXXX`` (locked while its writer
+  lives); ``meta.json`` is written last and the directory is then renamed to ``DST``.  An
+  interrupted write never leaves a ``DST`` that opens, a directory without ``meta.json`` is
+  rejected, and the next write to ``DST`` removes the stale temporary (see
+  :mod:`gnnkit.data.disk_format`).
 """
 from __future__ import annotations
 
-import datetime
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from gnnkit.data.disk_format import (DEFAULT_CHECKSUM, FORMAT_NAME, FORMAT_VERSION, HEADER_BYTES,
+                                     META_FILE, DirWriter, DiskGraphError, iter_rows,
+                                     sample_digest)
+from gnnkit.data.disk_verify import verify_diskgraph
 
 __all__ = [
     "FORMAT_NAME",
@@ -62,268 +78,6 @@ __all__ = [
     "DEFAULT_CHECKSUM",
     "save_graph",
 ]
-
-FORMAT_NAME = "gnnkit.diskgraph"
-FORMAT_VERSION = 1
-HEADER_BYTES = 128
-META_FILE = "meta.json"
-
-try:  # xxh3 is ~10x faster than blake2b; blake2b is the always-available fallback.
-    import xxhash as _xxhash
-except ImportError:  # pragma: no cover - depends on the environment
-    _xxhash = None
-
-DEFAULT_CHECKSUM = "xxh3_64" if _xxhash is not None else "blake2b"
-_READ_BYTES = 1 << 24  # streamed reads in verify()/info(): 16 MiB
-
-
-class DiskGraphError(ValueError):
-    """A DiskGraph directory or a conversion input is missing, truncated, corrupt or invalid.
-
-    The message names the file and what was expected and found.
-    """
-
-
-# --------------------------------------------------------------------------------------------
-# .npy files with a fixed-size header
-# --------------------------------------------------------------------------------------------
-def _npy_header(dtype: np.dtype, shape: tuple) -> bytes:
-    """A version-1.0 ``.npy`` header padded to exactly :data:`HEADER_BYTES` bytes."""
-    d = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-         "shape": tuple(int(s) for s in shape)}
-    text = repr(d).encode("latin1")
-    body_len = HEADER_BYTES - 10  # magic (6) + version (2) + header length (2)
-    if len(text) + 1 > body_len:
-        raise DiskGraphError(f"npy header for shape {shape} does not fit {HEADER_BYTES} bytes")
-    text = text + b" " * (body_len - len(text) - 1) + b"\n"
-    return b"\x93NUMPY\x01\x00" + body_len.to_bytes(2, "little") + text
-
-
-def _new_hasher(algo: str):
-    if algo == "xxh3_64":
-        if _xxhash is None:
-            raise DiskGraphError(
-                "checksum algorithm 'xxh3_64' needs the xxhash package (`pip install xxhash`)")
-        return _xxhash.xxh3_64()
-    if algo == "blake2b":
-        return hashlib.blake2b(digest_size=16)
-    raise DiskGraphError(f"unknown checksum algorithm {algo!r}; expected 'xxh3_64' or 'blake2b'")
-
-
-class _ArrayWriter:
-    """Stream rows of one array into ``path`` (fixed header, payload hashed as it is written)."""
-
-    def __init__(self, path: Path, dtype, row_shape: tuple = (), checksum: str = DEFAULT_CHECKSUM):
-        self.path = Path(path)
-        self.dtype = np.dtype(dtype)
-        self.row_shape = tuple(int(s) for s in row_shape)
-        self.algo = checksum
-        self.hasher = _new_hasher(checksum)
-        self.rows = 0
-        self.f = open(self.path, "wb")
-        self.f.write(_npy_header(self.dtype, (0, *self.row_shape)))
-
-    def write(self, chunk) -> None:
-        a = np.ascontiguousarray(chunk, dtype=self.dtype)
-        if a.shape[1:] != self.row_shape:
-            raise DiskGraphError(
-                f"{self.path.name}: chunk of shape {a.shape} does not match rows {self.row_shape}")
-        if a.size:
-            mv = memoryview(a).cast("B")
-            self.f.write(mv)
-            self.hasher.update(mv)
-        self.rows += a.shape[0]
-
-    def close(self) -> dict:
-        shape = (self.rows, *self.row_shape)
-        self.f.seek(0)
-        self.f.write(_npy_header(self.dtype, shape))
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        nbytes = self.rows * int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
-        return {"file": self.path.name, "dtype": self.dtype.name, "shape": list(shape),
-                "offset": HEADER_BYTES, "bytes": HEADER_BYTES + int(nbytes),
-                "checksum": f"{self.algo}:{self.hasher.hexdigest()}"}
-
-    def abort(self) -> None:
-        if not self.f.closed:
-            self.f.close()
-
-
-class _DirWriter:
-    """Atomic writer of a DiskGraph directory (see the module docstring).
-
-    Use as a context manager; :meth:`commit` writes ``meta.json`` last and renames the
-    temporary directory to its final name.  Leaving the block without committing (an
-    exception, an interrupt) removes the temporary directory.
-    """
-
-    def __init__(self, dst, *, overwrite: bool = False, checksum: str = DEFAULT_CHECKSUM):
-        self.dst = Path(dst).absolute()
-        if self.dst.exists() and not overwrite:
-            raise DiskGraphError(f"output {self.dst} already exists (pass overwrite=True / "
-                                 "--overwrite to replace it)")
-        _new_hasher(checksum)  # fail early on an unusable algorithm
-        self.checksum = checksum
-        self.dst.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=self.dst.name + ".tmp-", dir=self.dst.parent))
-        self.arrays: dict = {}
-        self._open: list = []
-        self.overwrite = overwrite
-        self.committed = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if not self.committed:
-            self.cleanup()
-        return False
-
-    def cleanup(self) -> None:
-        for w in self._open:
-            w.abort()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def writer(self, name: str, dtype, row_shape: tuple = (), filename: str | None = None):
-        w = _ArrayWriter(self.tmp / (filename or f"{name}.npy"), dtype, row_shape, self.checksum)
-        self._open.append(w)
-        return w
-
-    def add(self, name: str, entry: dict) -> None:
-        self.arrays[name] = entry
-
-    def finish(self, name: str, w: _ArrayWriter) -> dict:
-        entry = w.close()
-        self._open.remove(w)
-        self.arrays[name] = entry
-        return entry
-
-    def write_array(self, name: str, array, filename: str | None = None,
-                    chunk_rows: int | None = None) -> dict:
-        a = np.asarray(array)
-        w = self.writer(name, a.dtype, a.shape[1:], filename)
-        row_bytes = max(1, a.itemsize * int(np.prod(a.shape[1:], dtype=np.int64)))
-        step = chunk_rows or max(1, _READ_BYTES // row_bytes)
-        for s in range(0, a.shape[0], step):
-            w.write(a[s:s + step])
-        if a.shape[0] == 0:
-            w.write(a)
-        return self.finish(name, w)
-
-    def commit(self, meta: dict):
-        meta = dict(meta)
-        meta["format"] = FORMAT_NAME
-        meta["format_version"] = FORMAT_VERSION
-        meta["checksum_algorithm"] = self.checksum
-        meta["arrays"] = self.arrays
-        meta.setdefault("created", datetime.datetime.now(datetime.timezone.utc).isoformat())
-        try:
-            from gnnkit import __version__ as gv
-        except Exception:  # pragma: no cover
-            gv = "unknown"
-        meta.setdefault("gnnkit_version", gv)
-        (self.tmp / f"RELEASE_v{FORMAT_VERSION}.txt").write_text(
-            f"{FORMAT_NAME} format version {FORMAT_VERSION}; see gnnkit/data/disk.py\n")
-        # meta.json last: its presence marks a complete directory.
-        tmp_meta = self.tmp / (META_FILE + ".partial")
-        with open(tmp_meta, "w") as f:
-            json.dump(meta, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp_meta, self.tmp / META_FILE)
-        old = None
-        if self.dst.exists():
-            if not self.overwrite:
-                raise DiskGraphError(f"output {self.dst} appeared during the write; not replaced")
-            old = Path(tempfile.mkdtemp(prefix=self.dst.name + ".old-", dir=self.dst.parent))
-            os.rename(self.dst, old / "x")
-        os.rename(self.tmp, self.dst)
-        self.committed = True
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return DiskGraph(self.dst)
-
-
-# --------------------------------------------------------------------------------------------
-# Streamed reading helpers
-# --------------------------------------------------------------------------------------------
-def _iter_payload(path: Path, offset: int, nbytes: int, block: int = _READ_BYTES):
-    """Yield the payload bytes of ``path`` in blocks (memoryviews of one reused buffer)."""
-    buf = bytearray(min(block, max(nbytes, 1)))
-    mv = memoryview(buf)
-    with open(path, "rb") as f:
-        f.seek(offset)
-        left = nbytes
-        while left > 0:
-            n = f.readinto(mv[:min(left, len(buf))])
-            if not n:
-                raise DiskGraphError(f"{path}: unexpected end of file ({left} bytes missing)")
-            yield mv[:n]
-            left -= n
-
-
-def _read_rows(path: Path, entry: dict, start: int, stop: int) -> np.ndarray:
-    """Rows ``[start, stop)`` of an array entry, read with a plain read (no memory map)."""
-    dtype = np.dtype(entry["dtype"])
-    shape = entry["shape"]
-    row_items = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
-    k = stop - start
-    with open(path, "rb") as f:
-        f.seek(entry["offset"] + start * row_items * dtype.itemsize)
-        a = np.fromfile(f, dtype=dtype, count=k * row_items)
-    if a.shape[0] != k * row_items:
-        raise DiskGraphError(f"{path}: unexpected end of file at row {start + a.shape[0]}")
-    return a.reshape((k, *shape[1:])) if len(shape) > 1 else a
-
-
-def _iter_rows(path: Path, entry: dict, start: int = 0, stop: int | None = None,
-               block: int = _READ_BYTES):
-    """Yield ``(row_start, ndarray)`` chunks of rows ``[start, stop)`` of an array entry, read
-    with plain reads (no memory map, so the resident set stays at one block)."""
-    dtype = np.dtype(entry["dtype"])
-    shape = entry["shape"]
-    row_items = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
-    step = max(1, block // max(1, row_items * dtype.itemsize))
-    stop = shape[0] if stop is None else stop
-    for r in range(start, stop, step):
-        yield r, _read_rows(path, entry, r, min(r + step, stop))
-
-
-def _kernels():
-    """numba kernels of the structural checks (compiled lazily, cached on disk)."""
-    if "check_rows" in _KERNELS:
-        return _KERNELS
-    import numba
-
-    @numba.njit(cache=True, nogil=True)
-    def check_rows(vals, pos0, ptr, j, prev, n, strict):
-        # vals: entries at CSR positions pos0..; ptr: indptr of a block of rows, with
-        # ptr[j] <= pos0 < ptr[j+1]. Returns (bad position or -1, code, j, prev).
-        # code: 1 out of range, 2 unsorted row, 3 duplicate in a coalesced row.
-        m = ptr.shape[0] - 1
-        for k in range(vals.shape[0]):
-            pos = pos0 + k
-            while j < m - 1 and ptr[j + 1] <= pos:
-                j += 1
-            v = vals[k]
-            if v < 0 or v >= n:
-                return pos, 1, j, prev
-            if pos != ptr[j]:
-                if v < prev:
-                    return pos, 2, j, prev
-                if strict and v == prev:
-                    return pos, 3, j, prev
-            prev = v
-        return -1, 0, j, prev
-
-    _KERNELS["check_rows"] = check_rows
-    return _KERNELS
-
-
-_KERNELS: dict = {}
-
 
 # --------------------------------------------------------------------------------------------
 # DiskGraph
@@ -416,9 +170,20 @@ class DiskGraph:
         for key in ("num_nodes", "num_edges", "directed", "arrays"):
             if key not in meta:
                 raise DiskGraphError(f"{mp}: missing key {key!r}")
+        for key in ("num_nodes", "num_edges"):
+            v = meta[key]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise DiskGraphError(f"{mp}: {key} must be a non-negative integer, got {v!r}")
+        if not isinstance(meta["directed"], bool):
+            raise DiskGraphError(f"{mp}: directed must be true or false, got {meta['directed']!r}")
+        if not isinstance(meta["arrays"], dict):
+            raise DiskGraphError(f"{mp}: arrays must be an object, got "
+                                 f"{type(meta['arrays']).__name__}")
         for key in ("indptr", "indices"):
             if key not in meta["arrays"]:
                 raise DiskGraphError(f"{mp}: no {key!r} array listed")
+        for name, entry in meta["arrays"].items():
+            _check_entry(mp, name, entry)
         return meta
 
     def _open_array(self, name: str, entry: dict):
@@ -440,6 +205,14 @@ class DiskGraph:
         if a.offset != entry["offset"]:
             raise DiskGraphError(f"{f}: payload at byte {a.offset}, {META_FILE} says "
                                  f"{entry['offset']}")
+        sample = entry.get("sample")
+        if sample is not None:  # absent in directories written before samples existed
+            algo = str(sample).split(":", 1)[0]
+            got = sample_digest(f, algo, entry["offset"], entry["bytes"] - entry["offset"])
+            if got != sample:
+                raise DiskGraphError(f"{f}: the first/last bytes of array {name!r} do not match "
+                                     f"{META_FILE} (sample digest {got}, expected {sample}): "
+                                     "the file was swapped for another or overwritten")
         return a
 
     def _check_graph_arrays(self) -> None:
@@ -471,11 +244,18 @@ class DiskGraph:
                                      f"{ptr}[0]={int(a[0])}, {ptr}[N]={int(a[-1])}; expected 0 "
                                      f"and E={e}")
         f = self._arrays.get("features")
-        if f is not None and (f.ndim != 2 or f.shape[0] != n):
-            raise DiskGraphError(f"{mp}: features have shape {f.shape}, expected ({n}, F)")
+        if f is not None and (f.ndim != 2 or f.shape[0] != n or f.dtype.name not in (
+                "float32", "float16")):
+            raise DiskGraphError(f"{mp}: features have dtype {f.dtype} shape {f.shape}, expected "
+                                 f"float32 or float16 ({n}, F)")
         y = self._arrays.get("labels")
-        if y is not None and (y.ndim not in (1, 2) or y.shape[0] != n):
-            raise DiskGraphError(f"{mp}: labels have shape {y.shape}, expected ({n},) or ({n}, T)")
+        if y is not None and (y.ndim not in (1, 2) or y.shape[0] != n or y.dtype != np.int64):
+            raise DiskGraphError(f"{mp}: labels have dtype {y.dtype} shape {y.shape}, expected "
+                                 f"int64 ({n},) or ({n}, T)")
+        for k, a in self._arrays.items():
+            if k.startswith("split_") and (a.ndim != 1 or a.dtype != np.int64):
+                raise DiskGraphError(f"{mp}: split {k!r} has dtype {a.dtype} shape {a.shape}, "
+                                     "expected 1-D int64 node ids")
 
     # -- arrays -------------------------------------------------------------------------------
     @property
@@ -578,7 +358,7 @@ class DiskGraph:
         if self.t_indptr is not None:
             return np.diff(self.t_indptr)
         out = np.zeros(self.num_nodes, np.int64)
-        for _, a in _iter_rows(self.path / self.meta["arrays"]["indices"]["file"],
+        for _, a in iter_rows(self.path / self.meta["arrays"]["indices"]["file"],
                                self.meta["arrays"]["indices"]):
             out += np.bincount(a, minlength=self.num_nodes)
         return out
@@ -596,126 +376,18 @@ class DiskGraph:
 
     # -- verification -------------------------------------------------------------------------
     def verify(self, *, structure: bool = True, progress: bool = False) -> dict:
-        """Recompute every checksum (streamed) and, with ``structure=True``, check the CSR
-        invariants: ``indptr`` starts at 0, is non-decreasing and ends at E; ``indices`` lie in
-        ``[0, N)`` and ascend within each row (strictly when the graph was deduplicated);
-        the same for the transposed CSR; ``t_perm`` and split ids are in range.  ``t_perm``
-        is range-checked only, not checked to be the exact inverse permutation.
+        """Check everything the format stores, streamed (``gnnkit data verify``): sizes and
+        checksums, then (``structure=True``) both CSRs, ``t_perm`` a permutation, the stored
+        transpose equal to the CSR's transpose, symmetry of undirected graphs, finite weights
+        and features, labels, splits.  See :mod:`gnnkit.data.disk_verify`.
 
         Returns:
-            dict: ``{"ok": True, "files": {file: "ok"}, "bytes": total}``.
+            dict: ``{"ok": True, "files": {file: "ok"}, "bytes": total, "checks": [...]}``.
 
         Raises:
             DiskGraphError: listing every problem found (file, expected, actual).
         """
-        problems: list[str] = []
-        files: dict = {}
-        total = 0
-        algo = self.meta.get("checksum_algorithm", DEFAULT_CHECKSUM)
-        seen = {}
-        entries = list(self.meta["arrays"].items())
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            todo = sum(e["bytes"] for e in {e["file"]: e for _, e in entries}.values())
-            bar = tqdm(total=todo, unit="B", unit_scale=True, desc="verify")
-        try:
-            for name, entry in entries:
-                f = self.path / entry["file"]
-                if entry["file"] in seen:
-                    continue
-                seen[entry["file"]] = True
-                if not f.is_file():
-                    problems.append(f"{f}: missing")
-                    continue
-                size = f.stat().st_size
-                if size != entry["bytes"]:
-                    problems.append(f"{f}: expected {entry['bytes']} bytes, found {size}")
-                    continue
-                h = _new_hasher(entry["checksum"].split(":", 1)[0] if ":" in entry.get(
-                    "checksum", "") else algo)
-                for mv in _iter_payload(f, entry["offset"], size - entry["offset"]):
-                    h.update(mv)
-                    if bar is not None:
-                        bar.update(len(mv))
-                got = f"{entry['checksum'].split(':', 1)[0]}:{h.hexdigest()}"
-                if got != entry["checksum"]:
-                    problems.append(f"{f}: checksum mismatch: expected {entry['checksum']}, "
-                                    f"computed {got}")
-                    continue
-                files[entry["file"]] = "ok"
-                total += size
-        finally:
-            if bar is not None:
-                bar.close()
-        if structure and not problems:
-            problems += self._check_structure()
-        if problems:
-            raise DiskGraphError(f"{self.path}: verification failed:\n  " + "\n  ".join(problems))
-        return {"ok": True, "files": files, "bytes": total}
-
-    def _check_structure(self) -> list[str]:
-        problems = []
-        strict = bool(self.meta.get("coalesced", False))
-        arrays = self.meta["arrays"]
-        for ptr_name, idx_name in (("indptr", "indices"), ("t_indptr", "t_indices")):
-            if ptr_name not in arrays:
-                continue
-            if ptr_name == "t_indptr" and (arrays["t_indptr"]["file"], arrays["t_indices"][
-                    "file"]) == (arrays["indptr"]["file"], arrays["indices"]["file"]):
-                continue  # symmetric graph: the transpose is the CSR itself, checked above
-            msg = self._check_csr(ptr_name, idx_name, strict)
-            if msg:
-                problems.append(msg)
-        n, e = self.num_nodes, self.num_edges
-        for name, hi in [("t_perm", e)] + [(k, n) for k in self.meta["arrays"]
-                                           if k.startswith("split_")]:
-            if name not in self.meta["arrays"]:
-                continue
-            entry = self.meta["arrays"][name]
-            for r, a in _iter_rows(self.path / entry["file"], entry):
-                if a.size and (int(a.min()) < 0 or int(a.max()) >= hi):
-                    bad = int(np.flatnonzero((a < 0) | (a >= hi))[0])
-                    problems.append(f"{self.path / entry['file']}: {name}[{r + bad}]="
-                                    f"{int(a[bad])} out of range [0, {hi})")
-                    break
-        return problems
-
-    def _check_csr(self, ptr_name: str, idx_name: str, strict: bool) -> str | None:
-        n, e = self.num_nodes, self.num_edges
-        pe, ie = self.meta["arrays"][ptr_name], self.meta["arrays"][idx_name]
-        pf, jf = self.path / pe["file"], self.path / ie["file"]
-        check_rows = _kernels()["check_rows"]
-        last = 0
-        step = max(1, _READ_BYTES // 8)
-        for r0 in range(0, n, step):
-            # Each block of rows [r0, r1) reads indptr[r0 : r1 + 1], so every row has both ends.
-            r1 = min(r0 + step, n)
-            ptr = _read_rows(pf, pe, r0, r1 + 1)
-            if r0 == 0 and int(ptr[0]) != 0:
-                return f"{pf}: {ptr_name}[0]={int(ptr[0])}, expected 0"
-            d = np.diff(ptr)
-            if d.size and int(d.min()) < 0:
-                return f"{pf}: {ptr_name} decreases at row {r0 + int(np.flatnonzero(d < 0)[0])}"
-            last = int(ptr[-1])
-            lo, hi = int(ptr[0]), int(ptr[-1])
-            if hi > e:
-                return f"{pf}: {ptr_name} reaches {hi} > E={e}"
-            j, prev = 0, -1
-            for p0, vals in _iter_rows(jf, ie, lo, hi):
-                bad, code, j, prev = check_rows(vals, p0, ptr, j, prev, n, strict)
-                if bad >= 0:
-                    row = r0 + j
-                    what = {1: f"out of range [0, {n})", 2: "not ascending within its row",
-                            3: "a duplicate in a coalesced row"}[code]
-                    return (f"{jf}: {idx_name}[{bad}]={int(vals[bad - p0])} (row {row}) is "
-                            f"{what}")
-        if n == 0:
-            last = int(_read_rows(pf, pe, 0, 1)[0])
-        if last != e:
-            return f"{pf}: {ptr_name}[N]={last}, expected E={e}"
-        return None
+        return verify_diskgraph(self, structure=structure, progress=progress)
 
     # -- summary ------------------------------------------------------------------------------
     def info(self) -> dict:
@@ -735,7 +407,7 @@ class DiskGraph:
         if self.labels is not None:
             e = self.meta["arrays"]["labels"]
             mx, labelled = -1, 0
-            for _, a in _iter_rows(self.path / e["file"], e):
+            for _, a in iter_rows(self.path / e["file"], e):
                 if a.size:
                     mx = max(mx, int(a.max()))
                     labelled += int((a >= 0).sum())
@@ -753,7 +425,7 @@ class DiskGraph:
         if n == 0:
             return {"min": 0, "max": 0, "mean": 0.0, "std": 0.0, "zero": 0}
         mn, mx, s, s2, zero, prev = None, 0, 0, 0.0, 0, None
-        for _, ptr in _iter_rows(self.path / e["file"], e):
+        for _, ptr in iter_rows(self.path / e["file"], e):
             if prev is not None:
                 ptr = np.concatenate([[prev], ptr])
             prev = int(ptr[-1])
@@ -810,7 +482,7 @@ def save_graph(path, graph, *, features=None, labels=None, splits: dict | None =
         row = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
         same = (indices[1:] == indices[:-1]) & (row[1:] == row[:-1])
         coalesced = not bool(same.any())
-    with _DirWriter(path, overwrite=overwrite, checksum=checksum) as w:
+    with DirWriter(path, overwrite=overwrite, checksum=checksum) as w:
         w.write_array("indptr", indptr)
         w.write_array("indices", indices)
         if graph.edge_weight is not None:
@@ -840,5 +512,44 @@ def save_graph(path, graph, *, features=None, labels=None, splits: dict | None =
             if ids.size and (ids.min() < 0 or ids.max() >= n):
                 raise DiskGraphError(f"split {name!r} has node ids outside [0, {n})")
             w.write_array(f"split_{name}", ids.astype(np.int64, copy=False))
-        return w.commit({"num_nodes": n, "num_edges": e, "directed": bool(graph.directed),
-                         "coalesced": bool(coalesced), "source": {"kind": "gnnkit.Graph"}})
+        return DiskGraph(w.commit({"num_nodes": n, "num_edges": e,
+                                   "directed": bool(graph.directed), "coalesced": bool(coalesced),
+                                   "source": {"kind": "gnnkit.Graph"}}))
+
+
+_ENTRY_KEYS = {"file": str, "dtype": str, "shape": list, "offset": int, "bytes": int}
+
+
+def _check_entry(mp: Path, name: str, entry) -> None:
+    """One ``meta.json`` array entry: the right keys and types, a file name that stays in the
+    directory, a plain numeric dtype, and ``bytes = offset + prod(shape) * itemsize``."""
+    if not isinstance(entry, dict):
+        raise DiskGraphError(f"{mp}: array {name!r} must be an object, got "
+                             f"{type(entry).__name__}")
+    for key, typ in _ENTRY_KEYS.items():
+        v = entry.get(key)
+        if not isinstance(v, typ) or isinstance(v, bool):
+            raise DiskGraphError(f"{mp}: array {name!r} needs {key!r} of type {typ.__name__}, "
+                                 f"got {v!r}")
+    fname = entry["file"]
+    if not fname or fname in (".", "..") or "/" in fname or "\\" in fname or "\0" in fname:
+        raise DiskGraphError(f"{mp}: array {name!r} names file {fname!r}; files must be plain "
+                             "names inside the DiskGraph directory")
+    try:
+        dt = np.dtype(entry["dtype"])
+    except (TypeError, ValueError) as e:
+        raise DiskGraphError(f"{mp}: array {name!r} has an invalid dtype {entry['dtype']!r}") \
+            from e
+    if dt.kind not in "iufb" or dt.hasobject:
+        raise DiskGraphError(f"{mp}: array {name!r} has dtype {dt}; only numeric arrays are "
+                             "stored")
+    shape = entry["shape"]
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise DiskGraphError(f"{mp}: array {name!r} has an invalid shape {shape!r}")
+    count = 1
+    for s in shape:
+        count *= s
+    if entry["offset"] != HEADER_BYTES or entry["bytes"] != HEADER_BYTES + count * dt.itemsize:
+        raise DiskGraphError(f"{mp}: array {name!r}: offset {entry['offset']} and bytes "
+                             f"{entry['bytes']} disagree with dtype {dt} and shape {shape} "
+                             f"(expected {HEADER_BYTES} and {HEADER_BYTES + count * dt.itemsize})")

@@ -16,17 +16,19 @@ Processing follows PyG's ``torch_geometric.io.read_planetoid_data`` exactly:
   arcs are removed, and the arc set is symmetrised (the raw dicts are already symmetric, so this only
   guards against asymmetric inputs).  Result: Cora has 10,556 arcs, CiteSeer 9,104, PubMed 88,648.
 
-The raw files are Python pickles.  They are read with :class:`RestrictedUnpickler`, which admits only
-the numpy / scipy.sparse / builtin types these files need and refuses any other global with a
+The raw files are Python pickles.  They are read with :class:`RestrictedUnpickler`
+(:mod:`gnnkit.data.safe_pickle`), which admits only checking stand-ins for the numpy /
+scipy.sparse / builtin types these files need and refuses any other global with a
 :class:`~gnnkit.data.dataset.DatasetError` naming the file and the class; ``pickle.load`` is never
-called on them.
+called on them.  Every admitted object is validated before use: array states against their dtype
+and byte count, each ``csr_matrix`` by :func:`~gnnkit.data.safe_pickle.to_csr` (shapes, dtypes,
+bounds, then scipy's full format check), the adjacency dict's ids against :math:`N`, the test
+indices for repeats and a plausible span; a forged file gives a ``DatasetError``, never a crash
+or a huge allocation.
 """
 from __future__ import annotations
 
-import io
 import os
-import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -34,102 +36,26 @@ import torch
 
 from gnnkit.data._paths import find_file
 from gnnkit.data.dataset import DatasetError, NodeDataset
+from gnnkit.data.errors import check_alloc
 from gnnkit.data.generic import graph_from_arcs
+from gnnkit.data.safe_pickle import RestrictedUnpickler, restricted_load, to_csr
 
 __all__ = ["PLANETOID_NAMES", "RestrictedUnpickler", "restricted_load", "load_planetoid",
-           "read_planetoid_raw"]
+           "read_planetoid_raw"]  # RestrictedUnpickler / restricted_load: from .safe_pickle
 
 PLANETOID_NAMES = ("cora", "citeseer", "pubmed")
 _SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 _URL = "https://github.com/kimiyoung/planetoid/raw/master/data/ind.{name}.{suffix}"
 
 
-def _np_core(name: str):
-    # numpy 2 moved numpy.core to numpy._core; the files were written by numpy 1.x.
-    core = getattr(np, "_core", None) or np.core
-    return getattr(core.multiarray, name)
-
-
-def _csr_matrix():
-    import scipy.sparse as sp
-
-    return sp.csr_matrix
-
-
-# (module, name) as written in the pickle -> resolver.  Python-2 pickles name ``__builtin__``.
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): lambda: _np_core("_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): lambda: _np_core("_reconstruct"),
-    ("numpy.core.multiarray", "scalar"): lambda: _np_core("scalar"),
-    ("numpy._core.multiarray", "scalar"): lambda: _np_core("scalar"),
-    ("numpy", "ndarray"): lambda: np.ndarray,
-    ("numpy", "dtype"): lambda: np.dtype,
-    ("scipy.sparse.csr", "csr_matrix"): _csr_matrix,
-    ("scipy.sparse._csr", "csr_matrix"): _csr_matrix,
-    ("scipy.sparse", "csr_matrix"): _csr_matrix,
-    # Python 3 writes bytes in protocol-2 pickles as _codecs.encode(str, 'latin1'): data only.
-    ("_codecs", "encode"): lambda: __import__("codecs").encode,
-    ("collections", "defaultdict"): lambda: __import__("collections").defaultdict,
-    ("__builtin__", "list"): lambda: list,
-    ("builtins", "list"): lambda: list,
-    ("__builtin__", "set"): lambda: set,
-    ("builtins", "set"): lambda: set,
-}
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only an allow-list of globals.
-
-    Admitted: numpy arrays / dtypes / scalars, ``scipy.sparse.csr_matrix``, ``collections.defaultdict``,
-    ``list`` and ``set`` (what the Planetoid files contain), and ``_codecs.encode`` (which Python 3
-    uses for bytes in protocol-2 pickles, so re-saved copies load too).  Any other global (``os.system``,
-    ``builtins.eval``, ...) raises :class:`DatasetError` naming it, before anything is called.
-    """
-
-    source = "<pickle>"
-
-    def find_class(self, module, name):
-        resolver = _ALLOWED.get((module, name))
-        if resolver is None:
-            raise DatasetError(
-                f"{self.source}: refusing to unpickle {module}.{name}: only numpy arrays, "
-                f"scipy.sparse.csr_matrix, defaultdict and list are allowed in Planetoid files; "
-                f"the file is not a genuine Planetoid file or has been tampered with"
-            )
-        return resolver()
-
-
-def restricted_load(path: str | os.PathLike):
-    """Unpickle ``path`` with :class:`RestrictedUnpickler` (``latin1`` for Python-2 pickles)."""
-    path = Path(path)
-    data = path.read_bytes()
-    up = RestrictedUnpickler(io.BytesIO(data), encoding="latin1")
-    up.source = str(path)
-    try:
-        obj = up.load()
-    except DatasetError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, MemoryError, struct.error) as e:
-        raise DatasetError(f"{path}: not a readable pickle, the file is truncated or corrupt "
-                           f"({type(e).__name__}: {e})") from e
-    if isinstance(obj, np.ndarray) and obj.dtype == object:
-        raise DatasetError(f"{path}: holds an object-dtype array; Planetoid arrays are numeric")
-    return obj
-
-
 def _dense(a, path, what):
-    import scipy.sparse as sp
-
-    if sp.issparse(a):
-        try:
-            a = a.toarray()
-        except (ValueError, IndexError, TypeError, AttributeError) as e:
-            raise DatasetError(f"{path}: {what} is a corrupt sparse matrix ({e})") from e
-    if not isinstance(a, np.ndarray) or a.ndim != 2 or not np.issubdtype(a.dtype, np.number):
-        raise DatasetError(f"{path}: {what} must be a 2-D numeric matrix, got "
-                           f"{getattr(a, 'shape', type(a).__name__)}")
-    return a
+    """A validated dense 2-D array of a ``csr_matrix`` record or an ndarray."""
+    m = to_csr(a, path, what)
+    if not isinstance(m, np.ndarray):
+        m = m.toarray()
+    if m.dtype.kind == "f" and m.size and not np.isfinite(m).all():
+        raise DatasetError(f"{path}: {what} holds a non-finite value")
+    return m
 
 
 def read_planetoid_raw(folder: str | os.PathLike, name: str) -> dict:
@@ -146,8 +72,13 @@ def read_planetoid_raw(folder: str | os.PathLike, name: str) -> dict:
         raise DatasetError(f"{p['graph']}: expected an adjacency dict, got {type(graph).__name__}")
     try:
         test_index = np.loadtxt(p["test.index"], dtype=np.int64, ndmin=1)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, OverflowError) as e:
         raise DatasetError(f"{p['test.index']}: expected one integer per line ({e})") from e
+    if test_index.ndim != 1:
+        raise DatasetError(f"{p['test.index']}: expected one integer per line, got shape "
+                           f"{test_index.shape}")
+    if np.unique(test_index).size != test_index.size:
+        raise DatasetError(f"{p['test.index']}: lists a test node twice")
 
     F, C = allx.shape[1], ally.shape[1]
     arrays = {"x": x, "tx": tx, "allx": allx, "y": y, "ty": ty, "ally": ally}
@@ -171,6 +102,8 @@ def read_planetoid_raw(folder: str | os.PathLike, name: str) -> dict:
                            f"{test_index.size} test nodes")
     # CiteSeer: test indices are not consecutive; fill the gaps with zero rows (as PyG does).
     span = int(sorted_test[-1] - sorted_test[0]) + 1
+    check_alloc(span * (F + C) * 8, f"test rows {sorted_test[0]}..{sorted_test[-1]}",
+                p["test.index"])
     filled = span - test_index.size
     if filled:
         tx_ext = np.zeros((span, F), dtype=tx.dtype)
@@ -190,10 +123,15 @@ def read_planetoid_raw(folder: str | os.PathLike, name: str) -> dict:
 
     src, dst = [], []
     for u, nbrs in graph.items():
+        if not isinstance(u, (int, np.integer)) or isinstance(u, bool) or not isinstance(
+                nbrs, (list, set, tuple)) or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in nbrs):
+            raise DatasetError(f"{p['graph']}: adjacency entry {str(u)[:40]!r} is not a node id "
+                               "with a list of node ids")
         try:
             nb = np.asarray(list(nbrs), dtype=np.int64)
             u = int(u)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise DatasetError(f"{p['graph']}: adjacency entry {u!r} is not a list of node ids") from e
         src.append(np.full(nb.size, u, dtype=np.int64))
         dst.append(nb)

@@ -42,7 +42,8 @@ def test_generate_convert_verify_info(converted, capsys):
     assert stats["input_edges"] == 20_000 and stats["num_nodes"] == 1000
     assert stats["buckets"] > 1 and stats["edges_per_s"] > 0
     p = gnnkit("verify", d / "g")
-    assert p.stdout.startswith("OK ") and "checksums match, CSR valid" in p.stdout
+    assert p.stdout.startswith("OK ") and "checksums, csr, t_perm permutation, transpose = CSR" \
+        " transposed" in p.stdout
     assert main(["data", "info", str(d / "g"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["num_nodes"] == 1000 and info["num_edges"] == stats["num_edges"]
@@ -67,10 +68,11 @@ def test_verify_fails_on_flipped_byte(converted, tmp_path, capsys):
     d, _ = converted
     g = tmp_path / "g"
     shutil.copytree(d / "g", g)
+    pos = (g / "indices.npy").stat().st_size // 2  # mid-file: past the 4 KiB ends open samples
     with open(g / "indices.npy", "r+b") as f:
-        f.seek(200)
+        f.seek(pos)
         b = f.read(1)
-        f.seek(200)
+        f.seek(pos)
         f.write(bytes([b[0] ^ 1]))
     assert main(["data", "verify", str(g)]) == 1
     err = capsys.readouterr().err

@@ -10,6 +10,7 @@ import torch
 
 from gnnkit import Graph
 import gnnkit.data.convert as convert_mod
+import gnnkit.data.disk_format as disk_format
 from gnnkit.data.convert import convert_to_disk as convert
 from gnnkit.data.convert import csr_from_edges, detect_format, parse_memory
 from gnnkit.data.disk import DiskGraph, DiskGraphError
@@ -144,6 +145,7 @@ def test_ogb_directory(tmp_path):
 
     gz(root / "raw" / "edge.csv.gz", "0,1\n1,2\n3,0\n")
     gz(root / "raw" / "num-node-list.csv.gz", "5\n")
+    gz(root / "raw" / "num-edge-list.csv.gz", "3\n")
     gz(root / "raw" / "node-feat.csv.gz", "".join(f"{i}.0,{-i}.5\n" for i in range(5)))
     gz(root / "raw" / "node-label.csv.gz", "1\n0\nnan\n2\n1\n")
     for name, ids in (("train", "0\n1\n"), ("valid", "2\n"), ("test", "3\n4\n")):
@@ -156,9 +158,9 @@ def test_ogb_directory(tmp_path):
     assert {k: v.tolist() for k, v in dg.splits.items()} == {"train": [0, 1], "val": [2],
                                                              "test": [3, 4]}
     assert dg.meta["source"]["format"] == "ogb"
-    gz(root / "raw" / "edge.csv.gz", "0,1\n1,7\n")
-    with pytest.raises(DiskGraphError, match=r"edge.csv.gz: line 2 .*node id 7 is out of range "
-                                             r"\[0, 5\)"):
+    gz(root / "raw" / "edge.csv.gz", "0,1\n1,7\n3,0\n")
+    with pytest.raises(DiskGraphError, match=r"edge.csv.gz: edge 1 = \(1, 7\) has a node id "
+                                             r"outside \[0, 5\)"):
         convert(root, tmp_path / "bad")
 
 
@@ -175,7 +177,7 @@ def test_bad_inputs_name_file_and_position(tmp_path):
     with pytest.raises(DiskGraphError, match=r"e.txt: line 2 .*column 2 is not an integer"):
         convert(t, tmp_path / "o")
     t.write_text("0\n1\n")
-    with pytest.raises(DiskGraphError, match=r"lines have 1 column"):
+    with pytest.raises(DiskGraphError, match=r"line 1 .*has 1 column"):
         convert(t, tmp_path / "o")
     b = tmp_path / "e.i64"
     np.array([0, 1, 2, 5, 1, 2], np.int64).tofile(b)
@@ -220,7 +222,8 @@ def test_bad_arguments(tmp_path, edgelist):
 
 def test_interrupted_conversion_leaves_nothing_valid(tmp_path, edgelist, monkeypatch):
     path, _ = edgelist
-    real = convert_mod._kernels()["compact"]
+    kernels = convert_mod._kernels()
+    real = kernels.compact
     calls = []
 
     def failing(*args):
@@ -229,7 +232,7 @@ def test_interrupted_conversion_leaves_nothing_valid(tmp_path, edgelist, monkeyp
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setitem(convert_mod._K, "compact", failing)
+    monkeypatch.setattr(kernels, "compact", failing)
     with pytest.raises(KeyboardInterrupt):
         convert(path, tmp_path / "g", num_nodes=N, memory="12KB", chunk_edges=128)
     assert len(calls) == 3
@@ -237,7 +240,7 @@ def test_interrupted_conversion_leaves_nothing_valid(tmp_path, edgelist, monkeyp
     # Even if the temporary directory survives (a kill -9 skips the cleanup), it never opens:
     # meta.json is written last.
     calls.clear()
-    monkeypatch.setattr(convert_mod._DirWriter, "cleanup", lambda self: None)
+    monkeypatch.setattr(disk_format.DirWriter, "cleanup", lambda self: None)
     with pytest.raises(KeyboardInterrupt):
         convert(path, tmp_path / "g", num_nodes=N, memory="12KB", chunk_edges=128)
     (left,) = tmp_path.iterdir()

@@ -122,10 +122,20 @@ def _flip_byte(path, pos):
 
 
 @pytest.mark.parametrize("name", ["indices.npy", "features.npy", "t_perm.npy"])
-def test_verify_detects_flipped_byte(saved, name):
+def test_flipped_byte_at_the_ends_fails_open(saved, name):
     assert saved.verify()["ok"]
     _flip_byte(saved.path / name, HEADER_BYTES + 3)
-    dg = DiskGraph(saved.path)  # opening does not read payloads (O(1)) ...
+    with pytest.raises(DiskGraphError, match=rf"{name}: the first/last bytes of array"):
+        DiskGraph(saved.path)  # open samples the first and last 4 KiB of every payload
+
+
+@pytest.mark.parametrize("name", ["indices.npy", "t_perm.npy"])
+def test_verify_detects_flipped_byte_mid_file(tmp_path, name):
+    g = Graph.from_edge_index(torch.randint(0, 300, (2, 6000), generator=torch.Generator()
+                                            .manual_seed(0)), num_nodes=300)
+    saved = save_graph(tmp_path / "g", g, transpose=True)
+    _flip_byte(saved.path / name, (saved.path / name).stat().st_size // 2)
+    dg = DiskGraph(saved.path)  # opening does not hash whole payloads (O(1)) ...
     with pytest.raises(DiskGraphError, match=rf"{name}: checksum mismatch: expected xxh3_64:"):
         dg.verify()  # ... verify does
 
@@ -186,6 +196,12 @@ def test_header_must_match_meta(saved):
     meta_path = saved.path / "meta.json"
     meta = json.loads(meta_path.read_text())
     meta["arrays"]["features"]["shape"] = [5, 1]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(DiskGraphError, match=r"offset 128 and bytes 168 disagree with dtype "
+                                             r"float32 and shape \[5, 1\]"):
+        DiskGraph(saved.path)
+    meta["arrays"]["features"]["shape"] = [5, 2]
+    meta["arrays"]["features"]["dtype"] = "int32"  # same size, other dtype than the header
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(DiskGraphError, match="header says dtype float32 shape"):
         DiskGraph(saved.path)

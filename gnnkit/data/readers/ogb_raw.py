@@ -250,12 +250,16 @@ class OgbRaw:
                                f"{self.num_edges}")
 
     # ------------------------------------------------------------------ arrays
-    def _native(self, a: np.ndarray, p, name: str, first_row: int = 0) -> np.ndarray:
+    def _native(self, a: np.ndarray, p, name: str, first_row: int = 0,
+                allow_nan: bool = False) -> np.ndarray:
         # OGB's rule: integer files stay int64, anything else becomes float32.
         if a.dtype.kind in "iu" or a.dtype.kind == "b":
             return as_int(a.astype(np.int64) if a.dtype.kind == "b" else a, p, name,
                           first_row=first_row)
-        return as_float(a, p, name, first_row=first_row)
+        out = as_float(a, p, name, first_row=first_row, finite=not allow_nan)
+        if allow_nan and np.isinf(out).any():
+            raise DatasetError(f"{p}: {name} hold an infinite value")
+        return out
 
     def array(self, name: str, level: str) -> np.ndarray | None:
         """Array ``name`` (``'node-feat'``, ``'edge-feat'``, ``'node_year'``, ``'edge_weight'``...)
@@ -278,9 +282,11 @@ class OgbRaw:
                                f"{level})")
         return self._native(a, p, name)
 
-    def iter_array(self, name: str, level: str, chunk_rows: int = 1 << 16):
+    def iter_array(self, name: str, level: str, chunk_rows: int = 1 << 16,
+                   allow_nan: bool = False):
         """Stream array ``name`` in ``(start, block)`` row blocks (``int64`` or ``float32``, as
-        :meth:`array`); the total row count is checked at the end."""
+        :meth:`array`; ``allow_nan`` keeps NaN, e.g. unlabelled nodes in a label file); the
+        total row count is checked at the end."""
         p = self.path(name)
         if p is None:
             raise DatasetError(f"{self.raw / (name + '.csv.gz')}: missing")
@@ -292,7 +298,7 @@ class OgbRaw:
         rows = self.count(level)
         seen = 0
         for start, block in iter_csv(p, name, chunk_rows=chunk_rows):
-            yield start, self._native(block, p, name, first_row=start)
+            yield start, self._native(block, p, name, first_row=start, allow_nan=allow_nan)
             seen += block.shape[0]
         if seen != rows:
             raise DatasetError(f"{p}: {seen} rows, expected {rows} (one per {level})")
