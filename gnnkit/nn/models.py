@@ -227,8 +227,8 @@ _PLANETOID = ("cora", "citeseer", "pubmed")
 def available_models() -> list[str]:
     """Names accepted by :func:`get_model`.
 
-    >>> available_models()
-    ['dagnn', 'dir-gnn', 'gat', 'gbp', 'gcn', 'mlp', 'sgc']
+    >>> available_models()[:7]
+    ['dagnn', 'dir-gat', 'dir-gcn', 'dir-gnn', 'dir-sage', 'gat', 'gbp']
     """
     return sorted(_REGISTRY)
 
