@@ -79,6 +79,11 @@ TORCH_LIBRARY(gnnkit, m) {
         "int seed, Tensor? t_rowptr=None, Tensor? t_col=None, Tensor? t_perm=None) -> Tensor[]");
   // Uniform walks for GraphSAINT: [num_walks, walk_length + 1] node ids; a step goes to a uniform
   // in-neighbour (CSR row), a node without in-arcs keeps the walk in place.
+  // One hop of neighbor_sample for the rows of one partition (gnnkit.distributed): row nodes[i]
+  // is node keys[i] of the whole graph and draws the arcs neighbor_sample draws for that node at
+  // that hop; col holds global ids < num_src.  Returns (cnt [m], src, pos (CSR positions)).
+  m.def("neighbor_sample_hop(Tensor rowptr, Tensor col, Tensor nodes, Tensor keys, int num_src, "
+        "int fanout, Tensor? weight, int seed, int hop) -> Tensor[]");
   m.def("saint_random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, int seed) -> Tensor");
 }
 

@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from gnnkit.data import get_dataset  # noqa: E402
 from gnnkit.nn.dir_conv import DirGNN  # noqa: E402
-from gnnkit.train.trainer import TrainConfig, train_node_classifier  # noqa: E402
+from gnnkit.tasks import NodeTask  # noqa: E402
+from gnnkit.train import TrainConfig, fit  # noqa: E402
 
 HPARAMS = {
     "chameleon_directed": dict(lr=0.005, hidden=128, num_layers=5, paper=79.71),
@@ -51,8 +52,7 @@ def main(argv=None) -> int:
         hp = HPARAMS[name]
         ds = get_dataset(name, root=args.root)
         uds = dataclasses.replace(ds, graph=ds.graph.to_undirected(), directed=False)
-        cfg = TrainConfig(lr=hp["lr"], weight_decay=0.0, epochs=args.epochs, patience=args.patience,
-                          sparse_features=False)
+        cfg = TrainConfig(lr=hp["lr"], weight_decay=0.0, epochs=args.epochs, patience=args.patience)
         C = int(ds.y.max()) + 1
         per = {"dir-gcn": [], "gcn": []}
         times = {"dir-gcn": [], "gcn": []}
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
                 model = DirGNN(ds.x.size(1), hp["hidden"], C, num_layers=hp["num_layers"], conv=conv,
                                alpha=1.0, jumping_knowledge="max", normalize=True, dropout=0.0)
                 t0 = time.perf_counter()
-                r = train_node_classifier(model, data, split=split, seed=args.seed, config=cfg)
+                r = fit(model, NodeTask(data, split=split, sparse_features=False), config=cfg, seed=args.seed)
                 per[conv].append(100 * r.test)
                 times[conv].append(time.perf_counter() - t0)
                 print(f"{name} split {split} {conv:8s} test {100 * r.test:.2f} val {100 * r.val:.2f} "

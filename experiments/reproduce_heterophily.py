@@ -5,7 +5,7 @@ Usage::
     python experiments/reproduce_heterophily.py [--root DATA] [--out table.md] [--seeds 1]
         [--datasets chameleon,squirrel,...] [--models gcn,gat,dagnn,mlp] [--threads 1]
 
-Every model uses its registry defaults (``gnnkit.nn.model_defaults``; no dataset-specific
+Every model uses its registry defaults (``gnnkit.train.recipes.model_defaults``; no dataset-specific
 tuning: these datasets have no paper defaults), one run per split and seed; the table shows
 mean ± sample std over all runs.  Writes a markdown table (stdout and ``--out``).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import grid_parser, run_grid  # noqa: E402
-from gnnkit.nn import model_defaults  # noqa: E402
+from gnnkit.train.recipes import model_defaults  # noqa: E402
 from gnnkit.train import run_experiment  # noqa: E402
 
 DATASETS = ["cornell", "texas", "wisconsin", "chameleon", "actor", "squirrel"]

@@ -5,7 +5,7 @@ Usage::
     python experiments/reproduce_planetoid.py [--root DATA] [--seeds 10] [--out table.md]
         [--datasets cora,citeseer] [--models gcn,gat,dagnn] [--threads 1]
 
-Models and training use the papers' defaults from the registry (``gnnkit.nn.model_defaults``);
+Models and training use the papers' defaults from the recipes (``gnnkit.train.recipes.model_defaults``);
 seeds are ``0..seeds-1``.  Prints mean ± sample std of the test accuracy with the papers'
 numbers and writes a markdown table.
 """

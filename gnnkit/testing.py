@@ -18,6 +18,8 @@ __all__ = [
     "edge_softmax_reference",
     "gat_attention_reference",
     "dataset_root",
+    "roc_auc_pairwise",
+    "average_precision_reference",
 ]
 
 
@@ -129,3 +131,26 @@ def corner_case_graphs(index_dtype=None):
         ("pyg_star", Graph.from_edge_index(ei([[0, 0, 0, 1, 2, 3], [1, 2, 3, 0, 0, 0]]), num_nodes=4, **kw)),
         ("random", Graph.from_edge_index(random_edge_index(30, 120, seed=1), num_nodes=30, **kw)),
     ]
+
+
+def roc_auc_pairwise(scores, labels) -> float:
+    """ROC-AUC by counting every (positive, negative) pair: 1 if the positive scores higher,
+    1/2 on a tie (the oracle of :func:`gnnkit.tasks.metrics.roc_auc`); O(P Q) memory."""
+    s = torch.as_tensor(scores, dtype=torch.float64).reshape(-1)
+    y = torch.as_tensor(labels).reshape(-1)
+    pos, neg = s[y == 1], s[y == 0]
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0).double() + 0.5 * (diff == 0).double()).mean())
+
+
+def average_precision_reference(scores, labels) -> float:
+    """AP as the mean over positives of the precision at that positive's threshold, every item
+    scored at least as high counted (tie groups as one threshold), by a loop."""
+    s = torch.as_tensor(scores, dtype=torch.float64).reshape(-1).tolist()
+    y = torch.as_tensor(labels).reshape(-1).tolist()
+    precisions = []
+    for si, yi in zip(s, y):
+        if yi == 1:
+            above = [yj for sj, yj in zip(s, y) if sj >= si]
+            precisions.append(sum(above) / len(above))
+    return sum(precisions) / len(precisions)

@@ -198,7 +198,7 @@ struct HopSample {
 
 template <typename index_t, typename weight_t>
 void sample_hop(const Csr<index_t, weight_t>& g, const int64_t* nodes, int64_t m, int64_t fanout,
-                uint64_t seed, int64_t hop, int dir, HopSample& out) {
+                uint64_t seed, int64_t hop, int dir, HopSample& out, const int64_t* node_keys = nullptr) {
   out.off.assign(m + 1, 0);
   out.cnt.assign(m, 0);
   for (int64_t i = 0; i < m; ++i) {
@@ -215,7 +215,10 @@ void sample_hop(const Csr<index_t, weight_t>& g, const int64_t* nodes, int64_t m
     std::unordered_set<int64_t> seen;
     for (int64_t i = b; i < e; ++i) {
       const int64_t v = nodes[i];
-      Stream rng(seed, static_cast<uint64_t>(hop), static_cast<uint64_t>(dir), static_cast<uint64_t>(v));
+      // The stream is keyed by the node's id in the whole graph (`keys` when the CSR is one
+      // partition's rows), so a partition samples exactly the arcs the whole graph would.
+      const int64_t key = node_keys ? node_keys[i] : v;
+      Stream rng(seed, static_cast<uint64_t>(hop), static_cast<uint64_t>(dir), static_cast<uint64_t>(key));
       int64_t* pos = out.eid.data() + out.off[i];
       const int64_t n = choose(g, g.rp[v], g.rp[v + 1], fanout, rng, pos, keys, seen);
       out.cnt[i] = n;
@@ -401,8 +404,80 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr, const at::
           degree(rowptr), directed ? degree(t_rowptr) : at::empty({0}, at::TensorOptions().dtype(at::kLong))};
 }
 
+// One hop of neighbour sampling for the rows a partition owns (distributed sampling): row
+// nodes[i] of this CSR is the node keys[i] of the whole graph, and its arcs are chosen from the
+// stream keyed by (seed, hop, 0, keys[i]) -- the arcs neighbor_sample draws for that node at that
+// hop (`node_keys` in sample_hop).  col holds ids in [0, num_src) (global ids).  Returns (cnt [m], src [sum cnt] = col of the
+// chosen arcs, pos [sum cnt] = their CSR positions in this graph).
+std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+                                                const at::Tensor& nodes_in, const at::Tensor& keys_in,
+                                                int64_t num_src, int64_t fanout,
+                                                const c10::optional<at::Tensor>& weight_opt, int64_t seed,
+                                                int64_t hop) {
+  const int64_t R = check_csr(rowptr, col);
+  const int64_t E = col.numel();
+  TORCH_CHECK_VALUE(rowptr.device().is_cpu(), "gnnkit: neighbor_sample_hop runs on CPU tensors, got rowptr on ",
+                    rowptr.device());
+  TORCH_CHECK_VALUE(rowptr.is_contiguous() && col.is_contiguous(),
+                    "gnnkit: neighbor_sample_hop needs contiguous 'rowptr' and 'col'");
+  TORCH_CHECK_VALUE(num_src >= 0, "gnnkit: neighbor_sample_hop: num_src must be >= 0, got ", num_src);
+  TORCH_CHECK_VALUE(fanout >= -1, "gnnkit: neighbor_sample_hop: fanout = ", fanout,
+                    " is invalid; use a count >= 0, or -1 for all neighbours");
+  TORCH_CHECK_VALUE(hop >= 0, "gnnkit: neighbor_sample_hop: hop must be >= 0, got ", hop);
+  check_index_dtype(nodes_in, "nodes");
+  check_index_dtype(keys_in, "keys");
+  check_dim(nodes_in, 1, "nodes", "[m]");
+  check_dim(keys_in, 1, "keys", "[m]");
+  TORCH_CHECK_VALUE(nodes_in.numel() == keys_in.numel(), "gnnkit: neighbor_sample_hop: 'nodes' has ",
+                    nodes_in.numel(), " entries but 'keys' has ", keys_in.numel());
+  at::Tensor weight;
+  if (weight_opt.has_value() && weight_opt->defined()) {
+    weight = *weight_opt;
+    check_float_dtype(weight, "weight");
+    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == E, "gnnkit: 'weight' must have shape [",
+                      E, "], got ", shape_str(weight));
+    weight = weight.contiguous();
+  }
+  check_csr_ends_cpu(rowptr, E);
+  const at::Tensor nodes = nodes_in.to(at::kLong).contiguous();
+  const at::Tensor keys = keys_in.to(at::kLong).contiguous();
+  const int64_t m = nodes.numel();
+  const int64_t* np_ = nodes.data_ptr<int64_t>();
+  const int64_t* kp = keys.data_ptr<int64_t>();
+  for (int64_t i = 0; i < m; ++i) {
+    TORCH_CHECK_INDEX(np_[i] >= 0 && np_[i] < R, "gnnkit: neighbor_sample_hop: nodes[", i, "] = ", np_[i],
+                      " is out of range for a CSR with ", R, " rows");
+    TORCH_CHECK_INDEX(kp[i] >= 0, "gnnkit: neighbor_sample_hop: keys[", i, "] = ", kp[i], " is negative");
+  }
+  HopSample s;
+  AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "neighbor_sample_hop_cpu", [&] {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16,
+                                    weight.defined() ? weight.scalar_type() : at::kFloat,
+                                    "neighbor_sample_hop_cpu", [&] {
+      const scalar_t* wp = weight.defined() ? weight.data_ptr<scalar_t>() : nullptr;
+      Csr<index_t, scalar_t> g{rowptr.data_ptr<int64_t>(), col.data_ptr<index_t>(), wp, nullptr, num_src, E};
+      sample_hop(g, np_, m, fanout, static_cast<uint64_t>(seed), hop, 0, s, kp);
+    });
+  });
+  // Compact the per-node slots (a slot holds up to its bound, cnt[i] of them used).
+  std::vector<int64_t> src, pos, cnt(s.cnt.begin(), s.cnt.end());
+  int64_t total = 0;
+  for (int64_t i = 0; i < m; ++i) total += s.cnt[i];
+  src.reserve(total);
+  pos.reserve(total);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t t = 0; t < s.cnt[i]; ++t) {
+      src.push_back(s.src[s.off[i] + t]);
+      pos.push_back(s.eid[s.off[i] + t]);
+    }
+  return {to_tensor(cnt), to_tensor(src), to_tensor(pos)};
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(gnnkit, CPU, m) { m.impl("neighbor_sample", &neighbor_sample_cpu); }
+TORCH_LIBRARY_IMPL(gnnkit, CPU, m) {
+  m.impl("neighbor_sample", &neighbor_sample_cpu);
+  m.impl("neighbor_sample_hop", &neighbor_sample_hop_cpu);
+}
 
 }  // namespace gnnkit

@@ -8,7 +8,8 @@ A config file (``experiments/configs/<name>.yaml``; ``--suite NAME`` picks one) 
     runs: 10                         # seeds 0..9 (or `seeds: [0, 1, 2]`)
     splits: null                     # split indices (default: every split of the dataset)
     skip_missing: true               # datasets without files are skipped with a message
-    train: {epochs: 500}             # gnnkit.train.TrainConfig fields, for every run
+    train: {epochs: 500}             # gnnkit.train.TrainConfig fields (and task options such
+                                     # as normalize_features, batch_size, fanouts), every run
     models: [gcn, gat]               # default model list of every dataset
     datasets:
       - name: ogbn-arxiv
@@ -21,7 +22,7 @@ A config file (``experiments/configs/<name>.yaml``; ``--suite NAME`` picks one) 
           - {name: sgc, optional: true}                     # ... skipped with a warning when
                                                             #     the model is not registered
 
-Precedence of training settings: the model's registry defaults (``gnnkit.nn.model_defaults``),
+Precedence of training settings: the model's recipe (``gnnkit.train.recipes.model_defaults``),
 then ``train`` of the file, of the dataset, of the model entry, then command-line flags
 (``--epochs`` ...).  Every key is checked; an error names the file and the key path, e.g.
 ``ogbn.yaml: datasets[0].models[1].train: unknown option(s) ['lrr']``.
@@ -79,14 +80,15 @@ class BenchPlan:
     skip_missing: bool = False
     description: str = ""
     source: str = "flags"
+    task: str = "node"
 
     @property
     def num_jobs(self) -> int:
         return sum(len(d.models) for d in self.datasets)
 
 
-_TOP_KEYS = {"name", "description", "runs", "seeds", "splits", "skip_missing", "train", "models",
-             "datasets"}
+_TOP_KEYS = {"name", "description", "task", "runs", "seeds", "splits", "skip_missing", "train",
+             "models", "datasets"}
 _DATASET_KEYS = {"name", "label", "args", "train", "models"}
 _MODEL_KEYS = {"name", "model", "train", "optional"}
 
@@ -126,15 +128,16 @@ def _check_keys(d, allowed, src, key):
 
 
 def _check_train(d, src, key) -> dict:
-    """Validate TrainConfig overrides (names and values) without the model defaults."""
-    from gnnkit.train import TrainConfig
+    """Validate TrainConfig overrides and task options (names and values) without the model
+    defaults."""
+    from gnnkit.train import TrainConfig, split_options
 
     if d is None:
         return {}
     if not isinstance(d, dict):
         raise _err(src, key, f"expected a mapping of TrainConfig options, got {d!r}")
     try:
-        TrainConfig.from_dict(d)  # names and value ranges
+        TrainConfig.from_dict(split_options(d)[0])  # names and value ranges
     except (ValueError, TypeError) as e:
         raise _err(src, key, str(e)) from None
     return dict(d)
@@ -182,7 +185,8 @@ def check_models(plan: BenchPlan, warn=None) -> BenchPlan:
     its overrides early, before hours of training."""
     from gnnkit.nn.models import available_models, get_model
 
-    known = set(available_models())
+    known = set(available_models(plan.task))
+    other = set(available_models()) - known
     dropped: dict = {}
     for i, ds in enumerate(plan.datasets):
         kept = []
@@ -192,8 +196,10 @@ def check_models(plan: BenchPlan, warn=None) -> BenchPlan:
                 if m.optional:
                     dropped.setdefault(m.name, []).append(ds.label)
                     continue
-                raise _err(plan.source, key, f"unknown model {m.name!r}; available models: "
-                           f"{', '.join(sorted(known))}")
+                what = (f"model {m.name!r} does not support task kind {plan.task!r}"
+                        if m.name in other else f"unknown model {m.name!r}")
+                raise _err(plan.source, key, f"{what}; available models for {plan.task!r}: "
+                           f"{', '.join(sorted(known)) or 'none'}")
             if m.model:
                 try:
                     get_model(m.name, 8, 2, dataset_name=ds.name, **m.model)
@@ -284,7 +290,10 @@ def parse_config(data, source: str = "<config>") -> BenchPlan:
         specs.append(DatasetSpec(dname, _check_mapping(d.get("args"), src, key + ".args"),
                                  _check_train(d.get("train"), src, key + ".train"), models, label))
     desc = data.get("description", "")
-    return BenchPlan(name=name, datasets=specs, seeds=seeds, splits=splits, train=train,
+    task = data.get("task", "node")
+    if not isinstance(task, str) or not task:
+        raise _err(src, "task", f"expected a task kind (node, link, graph, ...), got {task!r}")
+    return BenchPlan(task=task, name=name, datasets=specs, seeds=seeds, splits=splits, train=train,
                      skip_missing=skip, description=str(desc), source=src)
 
 
@@ -307,13 +316,13 @@ def resolve_run_settings(model: ModelSpec, ds: DatasetSpec, plan: BenchPlan,
                          overrides: dict | None = None) -> tuple[dict, dict]:
     """``(model_kwargs, train_kwargs)`` of one (dataset, model) pair after every layer of
     defaults and overrides (see the module docstring for the order)."""
-    from gnnkit.nn.models import model_defaults
-    from gnnkit.train import TrainConfig
+    from gnnkit.train import TrainConfig, split_options
+    from gnnkit.train.recipes import model_defaults
 
     mk, tk = model_defaults(model.name, ds.name)
     mk.update(model.model)
     tk = {**tk, **plan.train, **ds.train, **model.train, **(overrides or {})}
-    TrainConfig.from_dict(tk)  # validates the combination
+    TrainConfig.from_dict(split_options(tk)[0])  # validates the combination
     return mk, tk
 
 

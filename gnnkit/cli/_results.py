@@ -31,7 +31,7 @@ __all__ = ["ResultsDir", "ResultsError", "summarize", "markdown_table", "load_re
 
 RUNS, PLAN, JSON, CSV, MD = "runs.jsonl", "plan.json", "results.json", "results.csv", "results.md"
 
-SUMMARY_FIELDS = ["dataset", "model", "metric", "num_runs", "test_mean", "test_std", "val_mean",
+SUMMARY_FIELDS = ["dataset", "model", "task", "metric", "num_runs", "test_mean", "test_std", "val_mean",
                   "val_std", "train_mean", "train_std", "epochs_mean", "time_per_epoch_mean",
                   "time_per_epoch_std", "peak_memory_mb", "memory_kind", "num_parameters", "device"]
 
@@ -159,9 +159,11 @@ def _mean_std(vals):
 def summarize(runs: list[dict]) -> list[dict]:
     """Mean ± sample std per (dataset, model), in order of first appearance.
 
-    Memory: the peak GPU memory allocated by a run when it ran on CUDA (``memory_kind``
-    ``'gpu'``), else the process' peak RSS at the end of the run (``'rss'``, a high-water mark
-    that includes the dataset and earlier runs of the same process); the max over the runs.
+    Memory: each run's own peak (``peak_memory_mb`` with its ``peak_memory_kind``: ``'rss'``, the
+    process' resident-set peak during the run, reset at its start; ``'gpu'``, CUDA memory
+    allocated; ``'rss_growth'``, a lower bound where the peak cannot be reset); records of older
+    versions carry the process-wide ``peak_rss_mb`` (kind ``'rss_process'``).  The max over the
+    runs.  Records carry ``task`` (default ``'node'``) and ``metric``.
 
     >>> r = dict(dataset='d', model='m', metric='acc', split=0, train=1., val=.5, epochs=3,
     ...          time_per_epoch=.1, peak_rss_mb=10., num_parameters=7, device='cpu')
@@ -174,17 +176,22 @@ def summarize(runs: list[dict]) -> list[dict]:
         groups.setdefault((r["dataset"], r["model"]), []).append(r)
     rows = []
     for (ds, model), rs in groups.items():
-        row = {"dataset": ds, "model": model, "metric": rs[0].get("metric", "acc"),
-               "num_runs": len(rs)}
+        row = {"dataset": ds, "model": model, "task": rs[0].get("task", "node"),
+               "metric": rs[0].get("metric", "acc"), "num_runs": len(rs)}
         for k in ("test", "val", "train", "time_per_epoch"):
             row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(r.get(k) for r in rs)
         row["epochs_mean"] = _mean_std(r.get("epochs") for r in rs)[0]
+        own = [(r["peak_memory_mb"], r.get("peak_memory_kind", "rss")) for r in rs
+               if r.get("peak_memory_mb") is not None]
         gpu = [r.get("gpu_peak_memory_mb") for r in rs if r.get("gpu_peak_memory_mb") is not None]
-        if gpu:
+        if own:
+            row["peak_memory_mb"] = max(v for v, _ in own)
+            row["memory_kind"] = "/".join(sorted({k for _, k in own}))
+        elif gpu:  # records of older versions
             row["peak_memory_mb"], row["memory_kind"] = max(gpu), "gpu"
         else:
             rss = [r.get("peak_rss_mb") for r in rs if r.get("peak_rss_mb") is not None]
-            row["peak_memory_mb"], row["memory_kind"] = (max(rss) if rss else float("nan")), "rss"
+            row["peak_memory_mb"], row["memory_kind"] = (max(rss) if rss else float("nan")), "rss_process"
         row["num_parameters"] = rs[0].get("num_parameters")
         row["device"] = rs[0].get("device", "cpu")
         rows.append(row)
@@ -192,7 +199,9 @@ def summarize(runs: list[dict]) -> list[dict]:
 
 
 def _pct(metric: str) -> bool:
-    return metric in ("acc", "rocauc", "f1", "ap")
+    m = str(metric)
+    return m in ("acc", "accuracy", "rocauc", "roc_auc", "f1", "ap", "average_precision", "mrr") \
+        or m.startswith("hits@") or (m.startswith("ogb:") and not m.endswith(("rmse", "mae")))
 
 
 def _fmt(mean, std, metric) -> str:

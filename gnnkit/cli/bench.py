@@ -89,6 +89,9 @@ def register(subparsers) -> None:
                       help="explicit seeds (instead of --runs)")
     what.add_argument("--splits", type=_nonneg_int, nargs="+", default=None,
                       help="explicit split indices; runs every seed on every split")
+    what.add_argument("--task", "-t", default=None, metavar="KIND",
+                      help="task kind: node (default), link, graph or any registered kind "
+                           "(gnnkit.tasks.register_task_kind); a config's `task:` otherwise")
     what.add_argument("--list", action="store_true", help="list models, datasets and suites, exit")
 
     tr = p.add_argument_group("training overrides (all runs)")
@@ -96,6 +99,10 @@ def register(subparsers) -> None:
     tr.add_argument("--patience", type=_pos_int, default=None)
     tr.add_argument("--lr", type=float, default=None)
     tr.add_argument("--weight-decay", type=float, default=None)
+    tr.add_argument("--batch-size", type=_pos_int, default=None,
+                    help="mini-batches of this many seed nodes (with --fanouts): sampled blocks")
+    tr.add_argument("--fanouts", type=int, nargs="+", default=None, metavar="K",
+                    help="neighbours sampled per layer (-1: all), one per layer")
 
     gen = p.add_argument_group("generated cSBM graph (--dataset csbm)")
     gen.add_argument("--nodes", type=_pos_int, default=None, help="(default: 3000)")
@@ -180,6 +187,8 @@ def _build_plan(args, parser):
         plan.splits = sorted(set(args.splits))
     if args.name:
         plan.name = args.name
+    if args.task is not None:
+        plan.task = args.task
     return plan
 
 
@@ -195,7 +204,7 @@ def _filter(datasets, wanted, flag, source, parser, norm):
 
 def _train_overrides(args) -> dict:
     out = {}
-    for k in ("epochs", "patience", "lr", "weight_decay"):
+    for k in ("epochs", "patience", "lr", "weight_decay", "batch_size", "fanouts"):
         v = getattr(args, k)
         if v is not None:
             out[k] = v
@@ -269,10 +278,13 @@ def _run(args, parser) -> int:
     if args.list:
         return _list()
     from gnnkit.cli._config import ConfigError, check_models, fingerprint, resolve_run_settings
-    from gnnkit.cli._progress import Progress, choose_mode
-    from gnnkit.cli._results import ResultsDir, ResultsError
+    from gnnkit.cli._progress import choose_mode
+    from gnnkit.cli._results import ResultsDir
+    from gnnkit.tasks import task_kinds
 
     plan = _build_plan(args, parser)
+    if plan.task not in task_kinds():
+        parser.error(f"--task {plan.task}: unknown task kind; registered kinds: {', '.join(task_kinds())}")
     mode = choose_mode(args.quiet, args.progress)
     check_models(plan, warn=lambda s: print(f"gnnkit bench: warning: {s}", file=sys.stderr))
     if not plan.datasets:
@@ -299,13 +311,29 @@ def _run(args, parser) -> int:
                 mk, tk = resolve_run_settings(m, ds, plan, overrides)
             except ValueError as e:
                 raise ConfigError(f"{plan.source}: {ds.name} / {m.name}: {e}") from None
-            fp = fingerprint(ds.label, ds.name, ds.args, m.name, mk, tk, "cyclic" if cyclic else "product",
-                             device.type)
+            parts = (ds.label, ds.name, ds.args, m.name, mk, tk, "cyclic" if cyclic else "product",
+                     device.type)
+            fp = fingerprint(*parts) if plan.task == "node" else fingerprint(*parts, plan.task)
             jobs.append((ds, m, mk, tk, fp))
 
     out = Path(args.out) if args.out else _default_out(plan.name)
     rdir = ResultsDir(out)
+    created = not out.exists()  # a bench that records no run removes the folder it created
     rdir.create()
+    try:
+        return _run_jobs(args, plan, jobs, rdir, out, device, mode, cyclic)
+    finally:
+        if created and not rdir.runs_file.is_file():
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _run_jobs(args, plan, jobs, rdir, out, device, mode, cyclic) -> int:
+    from gnnkit.cli._config import ConfigError
+    from gnnkit.cli._progress import Progress
+    from gnnkit.cli._results import ResultsError
+
     finished = rdir.finished()
     for ds, m, mk, tk, fp in jobs:
         other = {f for (d, mm, _, _), f in finished.items() if d == ds.label and mm == m.name} - {fp}
@@ -313,7 +341,7 @@ def _run(args, parser) -> int:
             raise ResultsError(f"{out}/runs.jsonl holds runs of {m.name} on {ds.label} with other "
                                "settings (model, training, dataset or device); use another --out, "
                                "or delete those records to redo them")
-    rdir.write_plan({"name": plan.name, "source": plan.source, "argv": sys.argv,
+    rdir.write_plan({"name": plan.name, "task": plan.task, "source": plan.source, "argv": sys.argv,
                      "seeds": plan.seeds, "splits": plan.splits, "device": str(device),
                      "jobs": [{"dataset": d.label, "dataset_name": d.name, "dataset_args": d.args, "model": m.name,
                                "model_kwargs": mk, "train": tk, "fingerprint": fp}
@@ -322,7 +350,7 @@ def _run(args, parser) -> int:
     prog = Progress(mode, runs_per_job * len(jobs))
     prog.info(f"gnnkit bench {plan.name}: {len(plan.datasets)} dataset(s), {len(jobs)} "
               f"model/dataset pair(s), {runs_per_job} run(s) each, device {device}; results in {out}")
-    meta = {"name": plan.name, "description": plan.description, "source": plan.source,
+    meta = {"name": plan.name, "task": plan.task, "description": plan.description, "source": plan.source,
             "device": str(device), "command": " ".join(["gnnkit"] + sys.argv[1:])}
     failures, skipped_data, ran_any = [], [], False
     t_start = time.perf_counter()
@@ -345,14 +373,19 @@ def _run(args, parser) -> int:
                 pairs = _pairs(plan, max(dataset.num_splits, 1))
             except ValueError as e:
                 raise ConfigError(f"{ds_spec.name}: {e}") from None
-            dev_ds = _to_device(dataset, device)
+            dev_ds = None
             for (ds, m, mk, tk, fp), done in todo:
                 left = [(s, sp) for s, sp in pairs if (s if cyclic else (s, sp)) not in done]
                 if len(left) < len(pairs):
                     prog.skip(len(pairs) - len(left), f"{m.name} on {ds.label}")
                 try:
+                    minibatch = tk.get("batch_size") is not None
+                    if not minibatch and dev_ds is None:
+                        dev_ds = _to_device(dataset, device)
+                    tasks: dict = {}
                     for seed, split in left:
-                        rec = _one_run(dev_ds, ds, m, mk, tk, fp, seed, split, device, prog)
+                        rec = _one_run(dataset if minibatch else dev_ds, ds, m, mk, tk, fp, seed, split,
+                                       device, prog, plan.task, tasks)
                         rdir.append(rec)
                 except (KeyboardInterrupt, SystemExit):
                     raise
@@ -419,34 +452,34 @@ def _load(spec, args, plan, prog):
     return ds
 
 
-def _one_run(dataset, ds_spec, m, mk, tk, fp, seed, split, device, prog) -> dict:
+def _one_run(dataset, ds_spec, m, mk, tk, fp, seed, split, device, prog, kind, tasks) -> dict:
+    """One run: the task of kind ``kind`` on ``split`` (built once per split, kept in
+    ``tasks``), the registry model sized by it, :func:`gnnkit.train.fit`."""
     import torch
 
-    from gnnkit.nn.models import get_model
-    from gnnkit.train import TrainConfig, peak_rss_mb, run_experiment
+    from gnnkit.nn.models import build_model
+    from gnnkit.tasks import get_task
+    from gnnkit.train import TrainConfig, fit, split_options
 
     name, dname, label = m.name, ds_spec.name, ds_spec.label
-
-    def factory(i, o):
-        return get_model(name, i, o, dataset_name=dname, **mk).to(device)
-
-    cfg = TrainConfig.from_dict(tk)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    train_kw, task_kw = split_options(tk)
+    cfg = TrainConfig.from_dict(train_kw)
+    if split not in tasks:
+        tasks[split] = get_task(kind, dataset, split=split, **task_kw)
+    task = tasks[split]
     prog.start_run(f"{name} on {label} seed {seed} split {split}", cfg.epochs)
     t0 = time.perf_counter()
-    res = run_experiment(factory, dataset, seeds=[seed], splits=[split], config=cfg,
-                         progress=prog.epoch)
-    run = res.runs[0]
+    torch.manual_seed(int(seed))
+    model = build_model(name, task, **mk).to(device)
+    run = fit(model, task, config=cfg, callbacks=[prog.epoch], seed=seed)
     rec = run.to_dict()
     rec.update(dataset=label, dataset_name=dname, model=name, fingerprint=fp, device=str(device),
-               wall_time_s=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(),
-               peak_memory_growth_mb=rec.pop("peak_memory_mb"),
-               gpu_peak_memory_mb=(torch.cuda.max_memory_allocated(device) / 2**20
-                                   if device.type == "cuda" else None),
-               model_kwargs=mk, train_config=tk, dataset_args=ds_spec.args,
+               wall_time_s=time.perf_counter() - t0, model_kwargs=mk, train_config=tk,
+               dataset_args=ds_spec.args,
                finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    scale = 100 if run.metric in ("acc", "rocauc") else 1
+    from gnnkit.cli._results import _pct
+
+    scale = 100 if _pct(run.metric) else 1
     prog.end_run(f"test {scale * run.test:.2f} val {scale * run.val:.2f} {run.metric}, "
                  f"{run.epochs} epochs, {1000 * run.time_per_epoch:.1f} ms/epoch")
     return rec

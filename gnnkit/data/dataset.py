@@ -244,51 +244,56 @@ class NodeDataset:
                 f"num_classes={self.num_classes}{extra}, num_splits={self.num_splits}, "
                 f"directed={self.directed})")
 
+    # ------------------------------------------------------------------ evaluation
     @property
     def metric(self) -> str:
-        """Name of the metric this dataset is scored with (a :mod:`gnnkit.tasks.metrics` name).
+        """The metric this dataset is evaluated with (a :func:`gnnkit.tasks.get_metric` name).
 
-        ``metadata['metric']`` when the loader declares one (``'accuracy'``, ``'roc_auc'`` for
-        the binary Platonov et al. graphs, ``'ogb:<name>'`` for OGB datasets, scored by OGB's own
-        ``Evaluator``); ``'accuracy'`` otherwise.
+        ``metadata['metric']`` when the loader declares one (e.g. ``'roc_auc'`` for a binary
+        task); else ``'ogb:<name>'`` for an OGB dataset (ogb's own Evaluator); else from
+        ``metadata['eval_metric']`` (``'acc'`` -> ``'accuracy'``, ``'rocauc'`` -> ``'roc_auc'``);
+        else ``'roc_auc'`` for multi-label ``y [N, T]`` and ``'accuracy'`` otherwise.
 
         >>> NodeDataset(Graph.from_edge_index(torch.tensor([[0], [1]]), num_nodes=2),
         ...             torch.zeros(2, 1), torch.tensor([0, 1])).metric
         'accuracy'
         """
-        m = self.metadata.get("metric")
-        if m:
-            return str(m)
-        if self.metadata.get("ogb_name"):
-            return f"ogb:{self.metadata['ogb_name']}"
-        return "accuracy"
+        meta = self.metadata
+        if meta.get("metric"):
+            return str(meta["metric"])
+        if meta.get("ogb_name"):
+            return f"ogb:{meta['ogb_name']}"
+        known = {"acc": "accuracy", "rocauc": "roc_auc"}
+        if meta.get("eval_metric") in known:
+            return known[meta["eval_metric"]]
+        return "roc_auc" if self.y.dim() == 2 else "accuracy"
 
-    # ------------------------------------------------------------------ evaluation
     def evaluator(self):
-        """OGB's ``ogb.nodeproppred.Evaluator`` for an ``ogbn-*`` dataset."""
+        """OGB's ``ogb.nodeproppred.Evaluator`` for an ``ogbn-*`` dataset (deprecated: the metric
+        ``'ogb:<name>'`` of :mod:`gnnkit.tasks.metrics` wraps it)."""
         ogb_name = self.metadata.get("ogb_name")
         if not ogb_name:
             raise DatasetError(f"dataset {self.name!r} is not an OGB dataset; use evaluate(), which "
                                "computes accuracy")
-        from ogb.nodeproppred import Evaluator
+        from gnnkit.tasks.metrics import ogb_evaluator
 
-        return Evaluator(ogb_name)
+        return ogb_evaluator(ogb_name)
 
     def evaluate(self, y_pred: torch.Tensor, split: str = "test", split_index: int = 0,
                  y_true: torch.Tensor | None = None) -> float:
-        """Score predictions for all nodes on one split with the dataset's metric.
-
-        The metric is ``metadata['eval_metric']`` (``'acc'`` unless the source says otherwise).
-        OGB datasets are scored by OGB's own ``Evaluator``; others compute accuracy here.
+        """Score predictions for all nodes on one split with :attr:`metric` (a thin delegate to
+        :mod:`gnnkit.tasks.metrics`, kept for existing callers).
 
         Args:
             y_pred (torch.Tensor): predictions for all ``N`` nodes: class labels ``[N]`` /
-                ``[N, 1]`` or scores ``[N, C]`` (arg-maxed) for ``'acc'``; scores ``[N, T]`` for
-                ``'rocauc'``.
+                ``[N, 1]`` or scores ``[N, C]`` (arg-maxed) for accuracy; scores ``[N, T]`` for
+                ROC-AUC.
             split (str): ``'train'``, ``'val'`` or ``'test'``. (default: ``'test'``)
             split_index (int): which split. (default: ``0``)
             y_true (torch.Tensor, optional): labels to score against instead of ``self.y``.
         """
+        from gnnkit.tasks.metrics import get_metric
+
         if split not in SPLIT_KEYS:
             raise DatasetError(f"split must be one of {list(SPLIT_KEYS)}, got {split!r}")
         idx = self.split(split_index)[split]
@@ -297,25 +302,12 @@ class NodeDataset:
         if y_pred.shape[0] != self.num_nodes:
             raise DatasetError(f"y_pred must hold predictions for all {self.num_nodes} nodes, "
                                f"got shape {tuple(y_pred.shape)}")
-        metric = self.metadata.get("eval_metric", "acc")
-        if metric == "acc":
-            if y_pred.dim() == 2 and y_pred.shape[1] > 1 and self.y.dim() == 1:
-                y_pred = y_pred.argmax(dim=1)
-            y_pred = y_pred.reshape(self.num_nodes, -1)
-        yt = y_true.cpu().reshape(self.num_nodes, -1)[idx]
-        yp = y_pred[idx]
-        if self.metadata.get("ogb_name"):
-            result = self.evaluator().eval({"y_true": yt, "y_pred": yp})
-            return float(result[metric])
-        if metric != "acc":
-            raise DatasetError(f"dataset {self.name!r}: metric {metric!r} is only supported through "
-                               "OGB's Evaluator")
-        if yp.shape != yt.shape:
-            raise DatasetError(f"y_pred of shape {tuple(y_pred.shape)} does not match labels of "
-                               f"shape {tuple(self.y.shape)}")
-        if yt.numel() == 0:
+        if idx.numel() == 0:
             raise DatasetError(f"split {split_index} {split!r} of {self.name!r} is empty")
-        return float((yp.to(yt.dtype) == yt).float().mean())
+        try:
+            return get_metric(self.metric)(y_pred[idx], y_true.cpu()[idx])
+        except ValueError as e:
+            raise DatasetError(f"dataset {self.name!r}, {split!r}: {e}") from None
 
 
 def _describe(t: Any) -> str:

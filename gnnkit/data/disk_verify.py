@@ -2,7 +2,8 @@ r"""``gnnkit data verify``: the full, streamed check of a DiskGraph directory.
 
 :func:`verify_diskgraph` checks everything the format stores (see :mod:`gnnkit.data.disk`):
 
-1. every file's size and checksum (streamed, 16 MiB blocks);
+1. every file's size and checksum (streamed, 16 MiB blocks), and no ``.npy`` file in the
+   directory that ``meta.json`` does not list;
 2. then, with ``structure=True``, only if the checksums match (so the arrays are the ones that
    were written, and ids can be trusted to be what the checks below read):
 
@@ -14,9 +15,9 @@ r"""``gnnkit data verify``: the full, streamed check of a DiskGraph directory.
      destination :math:`d = t\_indices[q]` names CSR position :math:`p = t\_perm[q]` with
      ``indices[p] = s`` and ``indptr[d] <= p < indptr[d+1]``.  Together with the permutation
      check this is a bijection between the two arc lists, so spmm's forward (CSR) and backward
-     (transpose) use one graph.  For an undirected graph the transpose arrays *are* the CSR's,
-     so this also proves symmetry; an undirected graph without a stored transpose gets the
-     weaker in-degree = out-degree test;
+     (transpose) use one graph.  An undirected graph must equal its transpose: proved when the
+     transpose arrays *are* the CSR's files, else checked by comparing them; an undirected
+     graph without a stored transpose gets the weaker in-degree = out-degree test;
    - ``edge_weight`` and ``features`` finite; ``labels >= -1``; split ids in ``[0, N)``, no id
      twice in a split, no id in two splits.
 
@@ -89,7 +90,12 @@ def verify_diskgraph(dg, *, structure: bool = True, progress: bool = False) -> d
     finally:
         if bar is not None:
             bar.close()
-    checks = ["sizes", "checksums"]
+    listed = {e["file"] for _, e in entries}
+    for f in sorted(dg.path.glob("*.npy")):
+        if f.name not in listed:
+            problems.append(f"{f}: not listed in meta.json (an array entry was removed, or a "
+                            "stray file was added)")
+    checks = ["sizes", "checksums", "no unlisted arrays"]
     if structure and not problems:
         problems += _check_structure(dg, checks)
     if problems:
@@ -126,6 +132,12 @@ def _check_structure(dg, checks: list) -> list[str]:
                 problems.append(msg)
             else:
                 checks.append("transpose = CSR transposed" + (" (symmetric)" if shared else ""))
+                if not dg.directed and not shared:
+                    msg = _check_same(dg, ("indptr", "t_indptr"), ("indices", "t_indices"))
+                    if msg:
+                        problems.append(msg)
+                    else:
+                        checks.append("symmetric (undirected)")
     if not problems and not dg.directed and "t_perm" not in arrays:
         msg = _check_degrees(dg)
         if msg:
@@ -233,6 +245,20 @@ def _check_transpose(dg) -> str | None:
                 return (f"{tqf}: the stored transpose disagrees with the CSR: transposed entry "
                         f"{bad} (arc {s} -> {d}) points at CSR position {p}, which is not in row "
                         f"{d} (positions {int(indptr[d])}..{int(indptr[d + 1]) - 1})")
+    return None
+
+
+def _check_same(dg, *pairs) -> str | None:
+    """Undirected graph with separate transposed files: symmetric iff the transposed CSR equals
+    the CSR (given that it is the CSR's transpose, checked before)."""
+    for a, b in pairs:
+        fa, ea = _file(dg, a)
+        fb, eb = _file(dg, b)
+        for (r, x), (_, y) in zip(iter_rows(fa, ea), iter_rows(fb, eb)):
+            if not np.array_equal(x, y):
+                k = int(np.flatnonzero(x != y)[0])
+                return (f"{dg.path}: meta.json says undirected but the graph is not symmetric: "
+                        f"{a}[{r + k}]={int(x[k])} while its transpose has {int(y[k])}")
     return None
 
 

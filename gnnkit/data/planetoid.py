@@ -58,6 +58,23 @@ def _dense(a, path, what):
     return m
 
 
+def _read_test_index(path: Path) -> np.ndarray:
+    """``ind.<name>.test.index``: one integer per line (blank lines skipped)."""
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: expected one integer per line ({e})") from e
+    out = []
+    for no, line in enumerate(lines, 1):
+        s = line.strip()
+        if not s:
+            continue
+        if not s.lstrip("+-").isdigit() or len(s) > 18:
+            raise DatasetError(f"{path}:{no}: expected one integer per line, got {s[:40]!r}")
+        out.append(int(s))
+    return np.array(out, dtype=np.int64)
+
+
 def read_planetoid_raw(folder: str | os.PathLike, name: str) -> dict:
     """Read and check the eight raw files; return numpy arrays ``x, y, edges, train, val, test``.
 
@@ -70,13 +87,7 @@ def read_planetoid_raw(folder: str | os.PathLike, name: str) -> dict:
     graph = restricted_load(p["graph"])
     if not isinstance(graph, dict):
         raise DatasetError(f"{p['graph']}: expected an adjacency dict, got {type(graph).__name__}")
-    try:
-        test_index = np.loadtxt(p["test.index"], dtype=np.int64, ndmin=1)
-    except (ValueError, OSError, OverflowError) as e:
-        raise DatasetError(f"{p['test.index']}: expected one integer per line ({e})") from e
-    if test_index.ndim != 1:
-        raise DatasetError(f"{p['test.index']}: expected one integer per line, got shape "
-                           f"{test_index.shape}")
+    test_index = _read_test_index(p["test.index"])
     if np.unique(test_index).size != test_index.size:
         raise DatasetError(f"{p['test.index']}: lists a test node twice")
 

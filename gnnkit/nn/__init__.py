@@ -23,8 +23,10 @@ from gnnkit.nn.models import (
     GAT,
     GCN,
     available_models,
+    build_model,
     get_model,
-    model_defaults,
+    model_kinds,
+    model_kwargs,
     register_model,
 )
 
@@ -61,7 +63,9 @@ __all__ = [
     "GAT",
     "DAGNN",
     "get_model",
-    "model_defaults",
+    "build_model",
+    "model_kwargs",
+    "model_kinds",
     "available_models",
     "register_model",
     "SGC",
@@ -95,3 +99,16 @@ __all__ = [
     "GBPNet",
     "DirGNNNet",
 ]
+
+
+def __getattr__(name):
+    # Training defaults moved to gnnkit.train.recipes; the old import path keeps working.
+    if name == "model_defaults":
+        import warnings
+
+        from gnnkit.train.recipes import model_defaults
+
+        warnings.warn("gnnkit.nn.model_defaults moved to gnnkit.train.recipes.model_defaults",
+                      DeprecationWarning, stacklevel=2)
+        return model_defaults
+    raise AttributeError(f"module 'gnnkit.nn' has no attribute {name!r}")

@@ -89,7 +89,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     Each entry is kept with probability :math:`1 - p` (uniform draws from torch's generator,
     ``rand >= p``) and scaled by :math:`1 / (1 - p)`.  The mask comes from ``torch.rand`` rather
     than ``F.dropout``'s Bernoulli sampler (about 4x faster on CPU).  A sparse COO ``x`` (e.g.
-    bag-of-words node features, see :class:`gnnkit.train.TrainConfig` ``sparse_features``) stays
+    bag-of-words node features, see :class:`gnnkit.tasks.NodeTask` ``sparse_features``) stays
     sparse: only its stored values draw a mask ("sparse dropout", as in Kipf & Welling's code;
     zeros stay zero either way, so the distribution is the same).
     """

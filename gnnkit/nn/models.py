@@ -1,20 +1,17 @@
-r"""Ready-made node-classification models with the papers' default hyper-parameters, and the
-model registry used by the trainer and the CLI.
+r"""Ready-made node-classification models with the papers' default architectures, and the
+model registry (name -> class, architecture defaults, supported task kinds).
 
 =========  =======================================================================================
-``gcn``    Kipf & Welling 2017: 2 layers, hidden 16, dropout 0.5; Adam lr 0.01, wd 5e-4
-``gat``    Veličković et al. 2018: 8 heads x 8 hidden (ELU), 1 output head (8 averaged on PubMed),
-           dropout 0.6 on inputs and attention; Adam lr 0.005, wd 5e-4 (PubMed: lr 0.01, wd 1e-3)
-``dagnn``  Liu, Gao & Ji 2020: MLP hidden 64, K = 10 (PubMed 20), dropout 0.8 (CiteSeer 0.5);
-           Adam lr 0.01, wd 0.005 (CiteSeer 0.02)
-``mlp``    2-layer MLP, hidden 64, dropout 0.5; Adam lr 0.01, wd 5e-4 (baseline, no paper)
+``gcn``    Kipf & Welling 2017: 2 layers, hidden 16, dropout 0.5
+``gat``    Veličković et al. 2018: 8 heads x 8 hidden (ELU), 1 averaged output head, dropout 0.6
+           on inputs and attention
+``dagnn``  Liu, Gao & Ji 2020: MLP hidden 64, K = 10, dropout 0.8
+``mlp``    2-layer MLP, hidden 64, dropout 0.5 (baseline, no paper)
 =========  =======================================================================================
 
-Training defaults follow the papers' protocols: GCN 200 epochs (best validation accuracy),
-GAT and DAGNN up to 1000 epochs with patience 100 (GAT: validation accuracy, DAGNN: validation
-loss, as the authors' ``train_eval.py``), features row-normalised on the Planetoid datasets
-(all three papers do so).  The DAGNN values are the authors' ``run.sh`` flags
-(mengliu1998/DeeperGNN).
+How each model is trained (optimiser settings, early stopping, dataset-specific overrides such
+as GAT's 8 output heads on PubMed) is a recipe of :mod:`gnnkit.train.recipes`.
+:func:`build_model` sizes a model from a task (:mod:`gnnkit.tasks`).
 """
 from __future__ import annotations
 
@@ -29,8 +26,8 @@ from gnnkit.nn.gat_conv import GATConv
 from gnnkit.nn.gcn_conv import GCNConv
 from gnnkit.nn.mlp import MLP
 
-__all__ = ["GCN", "GAT", "DAGNN", "MLP", "get_model", "model_defaults", "available_models",
-           "register_model"]
+__all__ = ["GCN", "GAT", "DAGNN", "MLP", "get_model", "build_model", "available_models",
+           "register_model", "model_kwargs", "model_kinds"]
 
 
 def _layer_graph(graph, i: int, num_layers: int):
@@ -201,45 +198,41 @@ class _MLPModel(MLP):
 
 
 # ---------------------------------------------------------------------- registry
-_TRAIN_BASE = {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": None,
-               "monitor": "val_acc", "normalize_features": False}
-
-# name -> (class, model kwargs, train kwargs, {dataset: (model overrides, train overrides)})
+# name -> (class, architecture defaults, task kinds).  Training settings and dataset-specific
+# overrides are recipes of gnnkit.train.recipes, not part of nn.
 _REGISTRY: dict = {
-    "gcn": (GCN, {"hidden_channels": 16, "num_layers": 2, "dropout": 0.5},
-            {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": None},
-            {}),
+    "gcn": (GCN, {"hidden_channels": 16, "num_layers": 2, "dropout": 0.5}, ("node",)),
     "gat": (GAT, {"hidden_channels": 8, "heads": 8, "out_heads": 1, "dropout": 0.6,
-                  "attn_dropout": 0.6},
-            {"lr": 0.005, "weight_decay": 5e-4, "epochs": 1000, "patience": 100},
-            {"pubmed": ({"out_heads": 8}, {"lr": 0.01, "weight_decay": 1e-3})}),
-    "dagnn": (DAGNN, {"hidden_channels": 64, "K": 10, "dropout": 0.8},
-              {"lr": 0.01, "weight_decay": 0.005, "epochs": 1000, "patience": 100,
-               "monitor": "val_loss"},
-              {"citeseer": ({"dropout": 0.5}, {"weight_decay": 0.02}),
-               "pubmed": ({"K": 20}, {})}),
-    "mlp": (_MLPModel, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5},
-            {"lr": 0.01, "weight_decay": 5e-4, "epochs": 500, "patience": 100}, {}),
+                  "attn_dropout": 0.6}, ("node",)),
+    "dagnn": (DAGNN, {"hidden_channels": 64, "K": 10, "dropout": 0.8}, ("node",)),
+    "mlp": (_MLPModel, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5}, ("node",)),
 }
-_PLANETOID = ("cora", "citeseer", "pubmed")
 
 
-def available_models() -> list[str]:
-    """Names accepted by :func:`get_model`.
+def available_models(kind: str | None = None) -> list[str]:
+    """Names accepted by :func:`get_model` (only those supporting task kind ``kind`` if given).
 
-    >>> available_models()[:7]
-    ['dagnn', 'dir-gat', 'dir-gcn', 'dir-gnn', 'dir-sage', 'gat', 'gbp']
+    >>> {'dagnn', 'gat', 'gcn', 'mlp'} <= set(available_models('node'))
+    True
     """
-    return sorted(_REGISTRY)
+    return sorted(n for n, e in _REGISTRY.items() if kind is None or kind in e[2])
 
 
-def register_model(name: str, cls, model_kwargs: dict | None = None,
-                   train_kwargs: dict | None = None, per_dataset: dict | None = None) -> None:
-    """Add a model to the registry (``cls(in_channels, out_channels, **model_kwargs)``)."""
+def register_model(name: str, cls, model_kwargs: dict | None = None, *, kinds=("node",),
+                   **legacy) -> None:
+    """Add a model to the registry: ``cls(in_channels, out_channels, **model_kwargs)``,
+    usable for the task kinds ``kinds``.  Training defaults go to
+    :func:`gnnkit.train.recipes.register_recipe`."""
+    if legacy:
+        raise TypeError(f"register_model: {sorted(legacy)} moved out of nn: register training "
+                        "defaults with gnnkit.train.recipes.register_recipe(name, train=..., "
+                        "datasets=...)")
     key = name.lower()
     if key in _REGISTRY:
         raise ValueError(f"register_model: a model named {name!r} is already registered")
-    _REGISTRY[key] = (cls, dict(model_kwargs or {}), dict(train_kwargs or {}), dict(per_dataset or {}))
+    if isinstance(kinds, str) or not kinds:
+        raise ValueError(f"register_model: kinds must be a non-empty sequence of task kinds, got {kinds!r}")
+    _REGISTRY[key] = (cls, dict(model_kwargs or {}), tuple(kinds))
 
 
 def _lookup(name: str):
@@ -249,45 +242,70 @@ def _lookup(name: str):
     return _REGISTRY[key]
 
 
-def model_defaults(name: str, dataset_name: str | None = None) -> tuple[dict, dict]:
-    """``(model_kwargs, train_kwargs)``: the defaults of ``name`` for ``dataset_name``.
+def model_kwargs(name: str) -> dict:
+    """The architecture defaults of a registered model (a copy).
 
-    ``train_kwargs`` has ``lr``, ``weight_decay``, ``epochs``, ``patience``, ``monitor`` and
-    ``normalize_features`` (:class:`gnnkit.train.TrainConfig` fields).
-
-    >>> m, t = model_defaults('dagnn', 'citeseer')
-    >>> m['dropout'], t['weight_decay'], t['monitor']
-    (0.5, 0.02, 'val_loss')
+    >>> model_kwargs('gcn')
+    {'hidden_channels': 16, 'num_layers': 2, 'dropout': 0.5}
     """
-    cls, mk, tk, per = _lookup(name)
-    model_kw, train_kw = dict(mk), {**_TRAIN_BASE, **tk}
-    ds = (dataset_name or "").lower()
-    if ds in per:
-        model_kw.update(per[ds][0])
-        train_kw.update(per[ds][1])
-    if ds in _PLANETOID:
-        train_kw["normalize_features"] = True
-    return copy.deepcopy(model_kw), train_kw
+    return copy.deepcopy(_lookup(name)[1])
+
+
+def model_kinds(name: str) -> tuple:
+    """The task kinds a registered model supports."""
+    return _lookup(name)[2]
+
+
+def _build(name: str, in_channels: int, out_channels: int, kwargs: dict, overrides) -> nn.Module:
+    cls = _lookup(name)[0]
+    try:
+        return cls(in_channels, out_channels, **kwargs)
+    except TypeError as e:
+        raise ValueError(f"get_model({name!r}): bad override(s) {sorted(overrides)}: {e}") from e
 
 
 def get_model(name: str, in_channels: int, out_channels: int, dataset_name: str | None = None,
               **overrides) -> nn.Module:
-    """Build a registered model with the papers' defaults (see the module docstring).
+    """Build a registered model with its papers' defaults (see the module docstring).
 
     Args:
-        name (str): ``'gcn'``, ``'gat'``, ``'dagnn'`` or ``'mlp'`` (case-insensitive).
+        name (str): a registry name (:func:`available_models`, case-insensitive).
         in_channels (int): number of input features.
-        out_channels (int): number of classes.
-        dataset_name (str, optional): selects dataset-specific defaults (e.g. ``'citeseer'``).
+        out_channels (int): output width (classes).
+        dataset_name (str, optional): apply the training recipe's dataset-specific model
+            overrides (e.g. GAT's 8 output heads on ``'pubmed'``; see
+            :mod:`gnnkit.train.recipes`).
         **overrides: model keyword arguments replacing the defaults.
 
     >>> get_model('gat', 500, 3, dataset_name='pubmed')
     GAT(500, 3, hidden_channels=8, heads=8, out_heads=8)
     """
-    cls = _lookup(name)[0]
-    kwargs, _ = model_defaults(name, dataset_name)
+    kwargs = model_kwargs(name)
+    if dataset_name:
+        # The dataset overrides are recipes (gnnkit.train), looked up only when asked for.
+        from gnnkit.train.recipes import dataset_model_overrides
+
+        kwargs.update(dataset_model_overrides(name, dataset_name))
     kwargs.update(overrides)
-    try:
-        return cls(in_channels, out_channels, **kwargs)
-    except TypeError as e:
-        raise ValueError(f"get_model({name!r}): bad override(s) {sorted(overrides)}: {e}") from e
+    return _build(name, in_channels, out_channels, kwargs, overrides)
+
+
+def build_model(name: str, task, **overrides) -> nn.Module:
+    """Build a registered model for ``task``: ``in = task.num_features``, ``out =
+    task.num_outputs`` (one logit for a binary task, ``T`` for ``T`` tasks, ...).
+
+    Raises ``ValueError`` when the model does not declare ``task.kind``.
+
+    >>> from gnnkit.data import csbm
+    >>> from gnnkit.tasks import NodeTask
+    >>> build_model('gcn', NodeTask(csbm(50, num_classes=3, feature_dim=4, seed=0)))
+    GCN(4, 3, hidden_channels=16, num_layers=2)
+    """
+    kinds = model_kinds(name)
+    if task.kind not in kinds:
+        raise ValueError(f"build_model: model {name!r} supports task kind(s) {list(kinds)}, not "
+                         f"{task.kind!r}; models for {task.kind!r}: "
+                         f"{', '.join(available_models(task.kind)) or 'none'}")
+    kwargs = model_kwargs(name)
+    kwargs.update(overrides)
+    return _build(name, task.num_features, task.num_outputs, kwargs, overrides)

@@ -96,11 +96,8 @@ class DirGNNNet(DirGNN):
                          dropout=dropout)
 
 
-# Defaults: SGC paper (K=2, lr 0.2, 100 epochs); GBP official transductive settings;
-# Dir-GCN paper (Rossi et al. 2023: hidden 128, JK max, alpha 1, no dropout / weight decay).
-register_model("sgc", SGCNet, {"K": 2}, {"lr": 0.2, "weight_decay": 5e-5, "epochs": 100, "patience": None})
-register_model("gbp", GBPNet, {"hidden_channels": 64, "dropout": 0.5},
-               {"lr": 0.01, "weight_decay": 5e-4, "epochs": 300, "patience": 50})
-register_model("dir-gnn", DirGNNNet, {"hidden_channels": 128, "num_layers": 4},
-               {"lr": 0.01, "weight_decay": 0.0, "epochs": 500, "patience": 100},
-               {"chameleon_directed": ({"num_layers": 5}, {"lr": 0.005})})
+# Architecture defaults: SGC paper (K=2); GBP official transductive settings; Dir-GCN paper
+# (Rossi et al. 2023: hidden 128, JK max, alpha 1, no dropout).  Training: gnnkit.train.recipes.
+register_model("sgc", SGCNet, {"K": 2})
+register_model("gbp", GBPNet, {"hidden_channels": 64, "dropout": 0.5})
+register_model("dir-gnn", DirGNNNet, {"hidden_channels": 128, "num_layers": 4})

@@ -4,7 +4,9 @@ r"""Mini-batch training of decoupled models on precomputed, memory-mapped node f
 :class:`FeatureStore`          node id -> feature rows, read from ``.npy`` memory maps (or
                                arrays / tensors); several hops for SIGN
 :func:`train_node_classifier`  Adam, mini-batches of node ids, early stopping on validation
-                               accuracy, test accuracy of the best-validation model
+                               accuracy, test accuracy of the best-validation model (a
+                               shortcut for :func:`gnnkit.train.fit` on a ``NodeTask`` whose
+                               loader yields feature rows with ``graph=None``)
 =============================  ================================================================
 
 The training loop never touches the graph: each step reads the rows of one mini-batch of node
@@ -13,12 +15,10 @@ resident memory is the model plus one batch, whatever the size of the feature fi
 """
 from __future__ import annotations
 
-import copy
 import os
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 __all__ = ["FeatureStore", "train_node_classifier"]
 
@@ -107,31 +107,20 @@ class FeatureStore:
         return f"FeatureStore(rows={self.num_rows}, features={self.num_features}, arrays={len(self.arrays)})"
 
 
-def _accuracy(model, store, labels, nodes, batch_size: int) -> float:
-    if len(nodes) == 0:
-        return float("nan")
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(nodes), batch_size):
-            b = nodes[i:i + batch_size]
-            pred = model(store[b]).argmax(-1)
-            correct += int((pred == labels[b]).sum())
-    return correct / len(nodes)
-
-
 def train_node_classifier(model, store: FeatureStore, labels, train_idx, val_idx=None, test_idx=None, *,
                           epochs: int = 100, lr: float = 0.01, weight_decay: float = 0.0, batch_size: int = 64,
                           patience: int | None = None, seed: int | None = 0, eval_batch_size: int = 4096,
                           select: str = "best_val") -> dict:
-    r"""Train ``model`` with Adam and cross-entropy on mini-batches of ``train_idx``.
+    r"""Train ``model`` with Adam and cross-entropy on mini-batches of precomputed rows.
 
-    Each epoch shuffles the training node ids (``torch.Generator`` seeded by ``seed``) and runs one
-    step per batch of ``batch_size`` ids, reading their rows from ``store``.  Validation accuracy
-    is computed after every epoch; with ``select='best_val'`` the returned test accuracy is that
-    of the parameters with the best validation accuracy (ties: earliest), and ``patience`` stops
-    after that many epochs without improvement (GBP's protocol); ``select='last'`` evaluates the
-    final parameters (SGC's protocol: a fixed number of epochs).
+    A shortcut for :func:`gnnkit.train.fit` on ``NodeTask.from_labels(labels, splits,
+    features=store)`` (batches of feature rows, ``graph=None``).  Each epoch shuffles the
+    training node ids (``torch.Generator`` seeded by ``seed``) and runs one step per batch of
+    ``batch_size`` ids, reading their rows from ``store``.  Validation accuracy is computed after
+    every epoch; with ``select='best_val'`` the returned test accuracy is that of the parameters
+    with the best validation accuracy (ties: earliest), and ``patience`` stops after that many
+    epochs without improvement (GBP's protocol); ``select='last'`` evaluates the final parameters
+    (SGC's protocol: a fixed number of epochs).
 
     Args:
         model (nn.Module): maps ``store[batch]`` to logits ``[B, C]``.
@@ -144,58 +133,32 @@ def train_node_classifier(model, store: FeatureStore, labels, train_idx, val_idx
         batch_size (int): training batch size (default: ``64``).
         patience (int, optional): early-stopping patience in epochs (default: no early stop).
         seed (int, optional): seeds the shuffling and ``torch.manual_seed`` for init/dropout
-            (default: ``0``; ``None`` leaves the global RNG alone).
+            (default: ``0``; ``None`` leaves the global RNG alone and shuffles with seed 0).
         eval_batch_size (int): batch size for evaluation (default: ``4096``).
         select (str): ``'best_val'`` or ``'last'`` (default: ``'best_val'``).
 
     Returns:
-        dict: ``val_acc``, ``test_acc``, ``best_epoch``, ``epochs_run``, ``history`` (per-epoch
-        ``(loss, val_acc)``).
+        dict: ``val_acc``, ``test_acc``, ``best_epoch`` (0-based), ``epochs_run``, ``history``
+        (per-epoch ``(loss, val_acc)``), ``result`` (the :class:`gnnkit.train.FitResult`).
     """
+    from gnnkit.tasks import NodeTask
+    from gnnkit.train import TrainConfig, fit
+
     if select not in ("best_val", "last"):
         raise ValueError(f"select must be 'best_val' or 'last', got {select!r}")
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
-    labels = torch.as_tensor(labels).long()
-    as_idx = lambda t: torch.as_tensor(t if t is not None else [], dtype=torch.long).reshape(-1)  # noqa: E731
-    train_idx, val_idx, test_idx = as_idx(train_idx), as_idx(val_idx), as_idx(test_idx)
-    if train_idx.numel() == 0:
-        raise ValueError("train_idx is empty")
-    if seed is not None:
-        torch.manual_seed(seed)
-        model.reset_parameters() if hasattr(model, "reset_parameters") else None
-    gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best_val, best_epoch, best_state, bad = -1.0, -1, None, 0
-    history = []
-    epoch = -1
-    for epoch in range(epochs):
-        model.train()
-        perm = train_idx[torch.randperm(train_idx.numel(), generator=gen)]
-        total = 0.0
-        for i in range(0, perm.numel(), batch_size):
-            b = perm[i:i + batch_size]
-            opt.zero_grad()
-            loss = F.cross_entropy(model(store[b]), labels[b])
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * b.numel()
-        val = _accuracy(model, store, labels, val_idx, eval_batch_size) if val_idx.numel() else float("nan")
-        history.append((total / perm.numel(), val))
-        if select == "best_val" and val_idx.numel():
-            if val > best_val:
-                best_val, best_epoch, bad = val, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-                if patience is not None and bad >= patience:
-                    break
-    if select == "best_val" and best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        best_epoch = epoch
-        best_val = history[-1][1]
-    test = _accuracy(model, store, labels, test_idx, eval_batch_size)
-    return {"val_acc": best_val, "test_acc": test, "best_epoch": best_epoch, "epochs_run": epoch + 1,
-            "history": history}
+    splits = {"train": train_idx, "val": val_idx, "test": test_idx}
+    task = NodeTask.from_labels(labels, splits, features=store, batch_size=batch_size,
+                                eval_batch_size=eval_batch_size)
+    has_val = task.split_nodes["val"].numel() > 0
+    task.eval_splits = tuple(k for k in ("val", "test") if task.split_nodes[k].numel() or k == "val")
+    monitor = "val_metric" if select == "best_val" and has_val else "last"
+    cfg = TrainConfig(lr=lr, weight_decay=weight_decay, epochs=epochs, patience=patience,
+                      monitor=monitor, tie_break=None)
+    loaders = task.loaders(seed=0 if seed is None else seed)
+    res = fit(model, task, loaders=loaders, config=cfg, seed=seed)
+    history = [(h["loss"], h.get("val", float("nan"))) for h in res.history]
+    return {"val_acc": res.val, "test_acc": res.test, "best_epoch": res.best_epoch - 1,
+            "epochs_run": res.epochs, "history": history, "result": res}

@@ -92,12 +92,12 @@ def test_bench_writes_results_then_resumes(tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     # line-based progress on a non-TTY stderr, the table on stdout
     assert "[1/4] gcn on csbm seed 0 split 0: test" in r.stderr
-    assert "| csbm | gcn | acc (%) |" in r.stdout
+    assert "| csbm | gcn | accuracy (%) |" in r.stdout
 
     runs = runs_of(out)
     assert [(x["model"], x["seed"], x["split"]) for x in runs] == \
         [("gcn", 0, 0), ("gcn", 1, 0), ("mlp", 0, 0), ("mlp", 1, 0)]
-    assert all(x["epochs"] == 5 and x["metric"] == "acc" and x["device"] == "cpu" for x in runs)
+    assert all(x["epochs"] == 5 and x["metric"] == "accuracy" and x["task"] == "node" and x["device"] == "cpu" for x in runs)
     doc = json.loads((out / "results.json").read_text())
     assert [(s["dataset"], s["model"], s["num_runs"]) for s in doc["summary"]] == \
         [("csbm", "gcn", 2), ("csbm", "mlp", 2)]
@@ -113,7 +113,7 @@ def test_bench_writes_results_then_resumes(tmp_path, capsys):
     assert float(rows[0]["test_mean"]) == pytest.approx(doc["summary"][0]["test_mean"])
     md = (out / "results.md").read_text()
     gcn_mean = 100 * doc["summary"][0]["test_mean"]
-    assert f"| csbm | gcn | acc (%) | {gcn_mean:.2f} ± " in md
+    assert f"| csbm | gcn | accuracy (%) | {gcn_mean:.2f} ± " in md
 
     # Resume: a killed writer left half a record; --runs 3 trains only seed 2 of each model.
     before = (out / "runs.jsonl").read_text()
@@ -152,7 +152,7 @@ def test_ogb_suite_on_generated_directories(tmp_path):
         [("ogbn-arxiv", m) for m in ("gcn", "gat", "dagnn", "mlp", "sgc", "gbp", "dir-gnn")]
     # suite settings reached the model (3 layers x 256 for GCN) and OGB's metric name is kept
     assert runs[0]["model_kwargs"]["hidden_channels"] == 256 and runs[0]["model_kwargs"]["num_layers"] == 3
-    assert runs[0]["train_config"]["epochs"] == 3 and runs[0]["metric"] == "acc"
+    assert runs[0]["train_config"]["epochs"] == 3 and runs[0]["metric"] == "ogb:ogbn-arxiv"
     assert all(0.0 <= x["test"] <= 1.0 for x in runs)
     plan = json.loads((out / "plan.json").read_text())
     assert plan["source"].endswith("ogbn.yaml")
@@ -181,7 +181,7 @@ def test_unknown_model_lists_the_registry(capsys, tmp_path):
     assert code == 1
     from gnnkit.nn.models import available_models
 
-    assert f"unknown model 'gcnn'; available models: {', '.join(available_models())}" in err
+    assert f"unknown model 'gcnn'; available models for 'node': {', '.join(available_models('node'))}" in err
     assert "gcn" in available_models()
 
 

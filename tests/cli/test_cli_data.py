@@ -42,8 +42,8 @@ def test_generate_convert_verify_info(converted, capsys):
     assert stats["input_edges"] == 20_000 and stats["num_nodes"] == 1000
     assert stats["buckets"] > 1 and stats["edges_per_s"] > 0
     p = gnnkit("verify", d / "g")
-    assert p.stdout.startswith("OK ") and "checksums, csr, t_perm permutation, transpose = CSR" \
-        " transposed" in p.stdout
+    assert p.stdout.startswith("OK ") and "checksums, no unlisted arrays, csr, t_perm " \
+        "permutation, transpose = CSR transposed" in p.stdout
     assert main(["data", "info", str(d / "g"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["num_nodes"] == 1000 and info["num_edges"] == stats["num_edges"]

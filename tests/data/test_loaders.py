@@ -228,7 +228,7 @@ def toy_planetoid(tmp_path, monkeypatch):
 def test_planetoid_toy_processing(toy_planetoid):
     allx, tx = write_planetoid(toy_planetoid / "planetoid")
     ds = load_planetoid("toy", root=toy_planetoid)
-    assert ds.num_nodes == 505 and not ds.directed
+    assert ds.num_nodes == 505 and not ds.directed and ds.metric == "accuracy"
     # test.index = [504, 503]: tx row 0 belongs to node 504, row 1 to node 503 (PyG semantics)
     assert ds.x[504].tolist() == [1, 2, 3, 4] and ds.x[503].tolist() == [5, 6, 7, 8]
     assert ds.y[504] == 2 and ds.y[503] == 1 and ds.y[:6].tolist() == [0, 1, 2, 0, 1, 2]
@@ -277,7 +277,8 @@ def test_planetoid_bad_files(toy_planetoid):
         load_planetoid("toy", root=toy_planetoid)
     write_planetoid(toy_planetoid)
     (toy_planetoid / "ind.toy.test.index").write_text("503\nfoo\n")
-    with pytest.raises(DatasetError, match=r"ind\.toy\.test\.index: expected one integer per line"):
+    with pytest.raises(DatasetError,
+                       match=r"ind\.toy\.test\.index:2: expected one integer per line, got .foo."):
         load_planetoid("toy", root=toy_planetoid)
     write_planetoid(toy_planetoid, graph={0: [1], 1: [9999]})
     with pytest.raises(DatasetError, match=r"ind\.toy\.graph: node ids must lie in \[0, 505\)"):
@@ -338,6 +339,10 @@ def test_heterophily_toy_undirected_and_directed(tmp_path, orient):
     d = write_het(tmp_path / "toy.npz", orient=orient)
     ds = read_heterophily_npz(tmp_path / "toy.npz")
     assert not ds.directed and ds.num_splits == 3 and ds.num_classes == 3
+    assert ds.metric == "accuracy"
+    y = np.asarray(d["node_labels"]) % 2  # a binary graph (minesweeper-like): ROC-AUC
+    np.savez(tmp_path / "bin.npz", **{**d, "node_labels": y})
+    assert read_heterophily_npz(tmp_path / "bin.npz").metric == "roc_auc"
     assert arcs(ds.graph) == [(0, 1), (1, 0), (1, 2), (2, 1), (2, 2), (3, 4), (4, 3)]
     tr = d["train_masks"] if orient == "SN" else d["train_masks"].T
     assert ds.split(2)["train"].tolist() == np.flatnonzero(tr[2]).tolist()

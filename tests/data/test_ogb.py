@@ -108,6 +108,7 @@ def test_matches_ogb_nodeproppred(tmp_path, name):
     for ours, theirs in (("train", "train"), ("val", "valid"), ("test", "test")):
         np.testing.assert_array_equal(ds.split()[ours].numpy(), split[theirs])
     assert ds.num_classes == meta["num_classes"] and ds.metadata["eval_metric"] == meta["eval_metric"]
+    assert ds.metric == f"ogb:{name}"
 
 
 def test_evaluate_uses_ogb_evaluator(tmp_path):

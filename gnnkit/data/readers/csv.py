@@ -56,6 +56,12 @@ def iter_csv(path, what: str, *, chunk_rows: int = _DEFAULT_CHUNK, dtype=None):
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: missing ({what})")
+    if path.name.endswith(".gz"):
+        with open(path, "rb") as f:
+            magic = f.read(2)
+        if magic != b"\x1f\x8b":
+            raise DatasetError(f"{path}: not a gzip file ({what}); it is empty, truncated or "
+                               "corrupt")
     start, ncols = 0, None
     try:
         reader = pd.read_csv(path, header=None, compression="infer", chunksize=int(chunk_rows),

@@ -4,7 +4,7 @@ An ``.npz`` from the internet is untrusted: its ``.npy`` headers state a dtype a
 numpy allocates ``prod(shape) * itemsize`` bytes *before* reading the payload.  Every member is
 therefore checked against its zip entry first: the header must parse, must not hold Python objects
 (``allow_pickle=False`` everywhere), and the payload it announces must fit in the member's
-uncompressed size, which must itself be plausible for its compressed size (deflate expands at most
+uncompressed size exactly (numpy writes nothing after the payload), which must itself be plausible for its compressed size (deflate expands at most
 ~1032x) and fit in memory (:func:`~gnnkit.data.errors.check_alloc`).  A forged header thus raises
 :class:`~gnnkit.data.errors.DatasetError` naming the file and member, never a huge allocation.
 """
@@ -62,7 +62,7 @@ def npy_member_header(zf: zipfile.ZipFile, member: str, origin) -> tuple:
         plausible = info.compress_size
     else:
         plausible = info.compress_size * _DEFLATE_MAX_RATIO + 1024
-    if need > limit or info.file_size > plausible:
+    if need != limit or info.file_size > plausible:
         raise DatasetError(f"{origin}: member {member!r} announces shape {tuple(shape)} of "
                            f"{dtype} ({need:,} bytes) but holds {max(limit, 0):,} bytes of payload "
                            f"({info.compress_size:,} compressed); the archive is truncated or "

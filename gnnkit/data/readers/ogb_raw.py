@@ -310,7 +310,7 @@ class OgbRaw:
             raise ValueError(f"level must be 'node' or 'edge', got {level!r}")
         if self.binary:
             return sorted(k for k in self._data() if k.startswith(f"{level}_")
-                          and k != f"{level}_feat")
+                          and k not in (f"{level}_feat", "edge_index"))
         names = {p.name.split(".")[0] for p in self.raw.glob(f"{level}_*.csv*")}
         if level == "node" and find_csv(self.raw, "species") is not None:
             names.add("node_species")
