@@ -37,6 +37,8 @@ class SAGE(nn.Module):
         norm (str, optional): ``'batch'``, ``'layer'`` or :obj:`None` after every hidden layer.
             (default: :obj:`None`)
         aggr (str): :class:`SAGEConv` aggregation. (default: :obj:`'mean'`)
+        input_dropout (bool): also drop out the input features (OGB's examples do not).
+            (default: :obj:`False`)
 
     >>> SAGE(128, 40, norm='batch')
     SAGE(128, 40, hidden_channels=256, num_layers=3, norm='batch')
@@ -44,7 +46,7 @@ class SAGE(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 256,
                  num_layers: int = 3, dropout: float = 0.5, norm: str | None = None,
-                 aggr: str = "mean"):
+                 aggr: str = "mean", input_dropout: bool = False):
         super().__init__()
         _utils.check_positive_int("SAGE", in_channels=in_channels, out_channels=out_channels,
                                   hidden_channels=hidden_channels, num_layers=num_layers)
@@ -55,6 +57,7 @@ class SAGE(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.num_layers, self.dropout, self.norm = (
             hidden_channels, num_layers, dropout, norm)
+        self.input_dropout = input_dropout
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
         self.convs = nn.ModuleList(SAGEConv(a, b, aggr=aggr) for a, b in zip(sizes[:-1], sizes[1:]))
         self.norms = nn.ModuleList(_NORMS[norm](hidden_channels) if norm else nn.Identity()
@@ -70,6 +73,8 @@ class SAGE(nn.Module):
         blocks = isinstance(graph, (list, tuple))
         if blocks and len(graph) != self.num_layers:
             raise ValueError(f"SAGE: expected {self.num_layers} blocks (one per layer), got {len(graph)}")
+        if self.input_dropout:
+            x = _utils.dropout(x, self.dropout, self.training)
         for i, conv in enumerate(self.convs):
             x = conv(x, graph[i] if blocks else graph)
             if i < self.num_layers - 1:
