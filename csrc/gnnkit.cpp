@@ -85,6 +85,8 @@ TORCH_LIBRARY(gnnkit, m) {
   m.def("neighbor_sample_hop(Tensor rowptr, Tensor col, Tensor nodes, Tensor keys, int num_src, "
         "int fanout, Tensor? weight, int seed, int hop) -> Tensor[]");
   m.def("saint_random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, int seed) -> Tensor");
+  // Row gather for the loader's feature fetcher (csrc/cpu/gather_cpu.cpp, CPU only): out[k] = src[index[k]].
+  m.def("gather_rows(Tensor src, Tensor index) -> Tensor");
 }
 
 // A tiny Python module so that `import gnnkit._C` loads the shared library (and with it the

@@ -80,3 +80,23 @@ def run_grid(args, run, report, title: str) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(records, indent=1))
     return 0
+
+
+def triad_gbps(n: int = 50_000_000, repeat: int = 3) -> float:
+    """The machine's streaming bandwidth, GB/s: single-thread numpy triad ``a = b + s*c``
+    (two passes: 5 float32 array streams), best of ``repeat``.  Printed beside kernel figures,
+    because machines of the same kind differ by 3x in bandwidth."""
+    import time
+
+    import numpy as np
+
+    b = np.random.rand(n).astype(np.float32)
+    c = np.random.rand(n).astype(np.float32)
+    a = np.empty_like(b)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        np.multiply(c, np.float32(3.0), out=a)
+        np.add(a, b, out=a)
+        best = min(best, time.perf_counter() - t)
+    return 5 * 4 * n / best / 1e9

@@ -16,9 +16,8 @@ Prints a final ``RESULT {json}`` line.
     python experiments/bench_analysis.py --max-edges 2000     # quick run on a subset of edges
     python experiments/bench_analysis.py --peer-python none   # gnnkit only
 
-Peer setup (never in the main environment):
-    python -m venv /work/venvs/bench-ricci
-    /work/venvs/bench-ricci/bin/pip install GraphRicciCurvature networkx numpy pot
+Peer setup (its own venv under ``.peers/`` or ``$GNNKIT_PEERS_DIR``, never the main environment):
+    python experiments/peers.py setup ricci
 """
 from __future__ import annotations
 
@@ -41,7 +40,8 @@ import gnnkit  # noqa: E402
 from gnnkit.analysis import homophily, ollivier_ricci_curvature  # noqa: E402
 from gnnkit.analysis.curvature import simple_graph  # noqa: E402
 
-DEFAULT_PEER = "/work/venvs/bench-ricci/bin/python"
+sys.path.insert(0, str(ROOT / "experiments"))
+from peers import peer_python, setup_command  # noqa: E402  (experiments/peers.py)
 
 PEER_SCRIPT = r"""
 import json, sys, time
@@ -117,10 +117,12 @@ def bench_ricci(args) -> dict:
            "edges_compared": int(sel.size), "alpha": args.alpha, "gnnkit_seconds": round(t_ours, 3), "gnnkit_cpu_seconds": round(c_ours, 3),
            "gnnkit_threads": numba.get_num_threads(), "gnnkit_all_exact": bool(exact.all())}
     peer = args.peer_python
+    if peer == "auto":
+        found = peer_python("ricci")
+        peer = str(found) if found else "none"
     if peer == "none" or not Path(peer).exists():
         print(f"peer skipped: GraphRicciCurvature python {peer!r} not found "
-              f"(create it with: python -m venv /work/venvs/bench-ricci && "
-              f"/work/venvs/bench-ricci/bin/pip install GraphRicciCurvature networkx numpy pot)", flush=True)
+              f"(create it with: {setup_command('ricci')})", flush=True)
         return res
     with tempfile.TemporaryDirectory() as tmp:
         all_path = Path(tmp) / "edges.npy"
@@ -174,7 +176,8 @@ def bench_homophily(num_edges: int, num_nodes: int, num_classes: int = 10) -> di
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None, help="squirrel.npz (default: $GNNKIT_DATA or ../shared/datasets)")
-    p.add_argument("--peer-python", default=DEFAULT_PEER, help="python of the GraphRicciCurvature venv, or 'none'")
+    p.add_argument("--peer-python", default="auto",
+                   help="python of the GraphRicciCurvature venv ('auto': the ricci peer of experiments/peers.py), or 'none'")
     p.add_argument("--alpha", type=float, default=0.5)
     p.add_argument("--max-edges", type=int, default=0, help="compare on a random subset of edges (0 = all)")
     p.add_argument("--homophily-edges", type=int, default=10_000_000, help="0 skips the homophily timing")

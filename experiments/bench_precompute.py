@@ -12,7 +12,8 @@ file.  Propagation: ``P = sum_l w_l T^l X``, ``T = D^-1/2 A D^-1/2`` (GBP with r
 uses the same normalisation), PPR weights ``alpha (1 - alpha)^l``, ``L = 4``.  Errors are measured
 against the exact torch.sparse result at the targets (float32 exact; its own rounding is ~1e-7).
 
-PecanPy runs in ``/work/venvs/bench-pecanpy`` (never in the main environment): its numba walk
+PecanPy runs in the ``pecanpy`` peer venv (``python experiments/peers.py setup pecanpy``; never in
+the main environment): its numba walk
 kernel ``_random_walks`` is timed after a warm-up call (JIT compilation excluded), without the
 conversion of the walks to string ids, on the same CSR and the same start nodes.
 The last line is ``RESULT {json}``.
@@ -32,7 +33,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
-PECANPY_PY = "/work/venvs/bench-pecanpy/bin/python"
+sys.path.insert(0, str(HERE.parent))
+from peers import peer_python, setup_command  # noqa: E402  (experiments/peers.py)
 
 
 def _peak_rss_mb() -> float:
@@ -216,12 +218,12 @@ print(json.dumps({"time_s": dt, "steps": steps, "steps_per_s": steps / dt, "cpu_
 
 
 def run_pecanpy(work: Path, args, p: float, q: float) -> dict:
-    if not os.path.exists(PECANPY_PY):
-        return {"error": f"{PECANPY_PY} missing (python -m venv /work/venvs/bench-pecanpy && "
-                         "/work/venvs/bench-pecanpy/bin/pip install pecanpy)"}
+    py = peer_python("pecanpy")
+    if py is None:
+        return {"error": f"PecanPy peer venv missing: {setup_command('pecanpy')}"}
     env = dict(os.environ, NUMBA_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
     env.pop("PYTHONPATH", None)
-    cmd = [PECANPY_PY, "-c", PECANPY_CHILD, str(work / "pecanpy.npz"), str(args.walk_starts), str(args.walk_length),
+    cmd = [str(py), "-c", PECANPY_CHILD, str(work / "pecanpy.npz"), str(args.walk_starts), str(args.walk_length),
            str(p), str(q), str(args.seed), str(args.threads)]
     pr = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if pr.returncode != 0:

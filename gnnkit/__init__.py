@@ -10,12 +10,20 @@ import importlib
 
 __version__ = "0.1.0"
 
+from gnnkit import _threads  # noqa: E402  (before torch loads libgomp: passive waiting)
+
+_threads.configure_environment()
+
+from gnnkit._threads import get_num_threads, set_num_threads, thread_info  # noqa: E402
 from gnnkit.block import Block  # noqa: E402
 from gnnkit.graph import Graph, GraphError  # noqa: E402
+from gnnkit.graphlike import GraphLike, as_graph  # noqa: E402
 
-_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli"}
+_SUBMODULES = {"ops", "nn", "data", "analysis", "precompute", "sampling", "testing", "train", "cli",
+               "tasks", "reorder"}
 
-__all__ = ["Block", "Graph", "GraphError", "__version__", *sorted(_SUBMODULES)]
+__all__ = ["Block", "Graph", "GraphError", "GraphLike", "as_graph", "__version__", "get_num_threads",
+           "set_num_threads", "thread_info", *sorted(_SUBMODULES)]
 
 
 def __getattr__(name):

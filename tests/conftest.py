@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import gnnkit  # noqa: F401  (before any test imports torch: gnnkit's thread policy, README "Threads")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -74,9 +74,25 @@ def simple_graph(graph) -> SimpleGraph:
 
 
 def _nchunks(m: int) -> int:
-    import numba
+    from gnnkit._threads import get_num_threads
 
-    return max(1, min(m, 4 * numba.get_num_threads()))
+    return max(1, min(m, 4 * get_num_threads()))
+
+
+def _edge_work(sg: SimpleGraph, m: int, power: int = 2) -> int:
+    """Work estimate (element operations) of a per-edge kernel on m edges of sg: m (mean degree +
+    1)^power, for gnnkit's thread policy (:func:`gnnkit._threads.numba_threads`)."""
+    n = max(sg.num_nodes, 1)
+    return int(m * (sg.indices.shape[0] / n + 1) ** power)
+
+
+def run_edge_kernel(parallel, serial, work: int, *args):
+    """Call ``parallel(*args)`` with numba's pool sized to gnnkit's thread count, or its serial twin
+    ``serial(*args)`` on the calling thread when ``work`` is small (README "Threads")."""
+    from gnnkit._threads import numba_threads
+
+    with numba_threads(work) as use_pool:
+        return parallel(*args) if use_pool else serial(*args)
 
 
 def _to_arcs(sg: SimpleGraph, per_edge: np.ndarray) -> torch.Tensor:
@@ -123,10 +139,12 @@ def balanced_forman_curvature(graph, *, per_edge: bool = False) -> torch.Tensor:
         >>> balanced_forman_curvature(c4)
         tensor([1., 1., 1., 1., 1., 1., 1., 1.], dtype=torch.float64)
     """
-    from gnnkit.analysis._curvature_numba import balanced_forman_kernel
+    from gnnkit.analysis._curvature_numba import balanced_forman_kernel, balanced_forman_serial
 
     sg = graph if isinstance(graph, SimpleGraph) else simple_graph(graph)
-    vals = balanced_forman_kernel(sg.indptr, sg.indices, sg.eu, sg.ev, _nchunks(sg.eu.shape[0]))
+    m = sg.eu.shape[0]
+    vals = run_edge_kernel(balanced_forman_kernel, balanced_forman_serial, _edge_work(sg, m),
+                           sg.indptr, sg.indices, sg.eu, sg.ev, _nchunks(m))
     return torch.from_numpy(vals) if per_edge else _to_arcs(sg, vals)
 
 
@@ -153,13 +171,14 @@ def forman_curvature(graph, *, augmented: bool = True, per_edge: bool = False) -
         >>> forman_curvature(k3)[:2]  # 4 - 2 - 2 + 3
         tensor([3., 3.], dtype=torch.float64)
     """
-    from gnnkit.analysis._curvature_numba import triangle_kernel
+    from gnnkit.analysis._curvature_numba import triangle_kernel, triangle_serial
 
     sg = graph if isinstance(graph, SimpleGraph) else simple_graph(graph)
     deg = sg.degree().astype(np.float64)
     vals = 4.0 - deg[sg.eu] - deg[sg.ev]
     if augmented and sg.eu.shape[0]:
-        vals = vals + 3.0 * triangle_kernel(sg.indptr, sg.indices, sg.eu, sg.ev)
+        vals = vals + 3.0 * run_edge_kernel(triangle_kernel, triangle_serial, _edge_work(sg, sg.eu.shape[0], 1),
+                                            sg.indptr, sg.indices, sg.eu, sg.ev)
     return torch.from_numpy(vals) if per_edge else _to_arcs(sg, vals)
 
 
@@ -191,7 +210,9 @@ def ollivier_ricci_curvature(graph, *, alpha: float = 0.5, method: str = "auto",
     While the 1- and 2-hop bitsets (and per-thread level bitsets) fit in ``max_bitset_bytes``
     the solver never builds the cost matrix: the costs are read 64 sinks at a time from the
     bitsets (cost 1 = adjacent, 2 = common neighbour, 3 otherwise) and the sinks are grouped by
-    dual value, so each scan is a few word-wise ANDs; otherwise a dense cost matrix is built.
+    dual value, so each scan is a few word-wise ANDs; otherwise the same solver runs on local
+    bitsets of each problem (sources x sinks / 64 words), laid out so that both give bit-identical
+    values.
     ``method="sinkhorn"`` uses log-domain Sinkhorn with regulariser ``sinkhorn_reg`` and returns
     the cost of the plan rounded onto the exact marginals (Altschuler et al. 2017): an *upper*
     bound on :math:`W_1` (so a lower bound on :math:`\kappa`) within
@@ -225,9 +246,9 @@ def ollivier_ricci_curvature(graph, *, alpha: float = 0.5, method: str = "auto",
         >>> round(float(ollivier_ricci_curvature(k4)[0]), 6)  # K_n, alpha = 1/2: 1/2 + 1/(2(n-1))
         0.666667
     """
-    import numba
-
-    from gnnkit.analysis._curvature_numba import ollivier_ricci_kernel, one_hop_bitset, two_hop_bitset
+    from gnnkit._threads import get_num_threads
+    from gnnkit.analysis._curvature_numba import (ollivier_ricci_kernel, ollivier_ricci_serial, one_hop_bitset,
+                                                  two_hop_bitset)
 
     if not (0.0 <= float(alpha) <= 1.0):
         raise ValueError(f"ollivier_ricci_curvature: alpha must be in [0, 1], got alpha={alpha}")
@@ -243,14 +264,20 @@ def ollivier_ricci_curvature(graph, *, alpha: float = 0.5, method: str = "auto",
           else np.zeros((1, 1), np.uint64))
     # bit-parallel exact solver: the 1-hop bitset plus per-thread level bitsets (D x nwords words)
     maxdeg = int(sg.degree().max()) if n else 0
-    fast_bytes = 8 * nwords * (2 * n + numba.get_num_threads() * (maxdeg + 4))
+    fast_bytes = 8 * nwords * (2 * n + get_num_threads() * (maxdeg + 4))
     fast = bool(use_bits and method != "sinkhorn" and fast_bytes <= max_bitset_bytes)
     r1 = (one_hop_bitset(sg.indptr, sg.indices, nwords) if fast
           else np.zeros((1, 1), np.uint64))
     limit = {"auto": int(exact_max_pairs), "exact": np.iinfo(np.int64).max, "sinkhorn": -1}[method]
-    vals, exact = ollivier_ricci_kernel(sg.indptr, sg.indices, sg.eu, sg.ev, float(alpha), r1, r2, use_bits,
-                                        fast, limit, float(sinkhorn_reg), int(sinkhorn_iters),
-                                        _nchunks(sg.eu.shape[0]))
+    m = sg.eu.shape[0]
+    vals, exact = run_edge_kernel(ollivier_ricci_kernel, ollivier_ricci_serial, _edge_work(sg, m, 3),
+                                  sg.indptr, sg.indices, sg.eu, sg.ev, float(alpha), r1, r2, use_bits, fast,
+                                  limit, float(sinkhorn_reg), int(sinkhorn_iters), _nchunks(m))
+    bad = np.flatnonzero(np.isnan(vals))
+    if bad.size:  # the exact solver left mass unrouted: impossible for these balanced problems
+        e = int(bad[0])
+        raise RuntimeError(f"ollivier_ricci_curvature: exact transport failed on edge ({int(sg.eu[e])}, "
+                           f"{int(sg.ev[e])}) (internal error; {bad.size} edges affected)")
     if per_edge:
         out, ex = torch.from_numpy(vals), torch.from_numpy(exact)
     else:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gnnkit.analysis.curvature import SimpleGraph, _nchunks, ollivier_ricci_curvature, simple_graph
+from gnnkit.analysis.curvature import (SimpleGraph, _nchunks, ollivier_ricci_curvature, run_edge_kernel,
+                                       simple_graph)
 
 __all__ = ["RewireResult", "sdrf", "borf", "fosr"]
 
@@ -86,13 +87,11 @@ class _CurvedGraph:
     """
 
     def __init__(self, sg: SimpleGraph):
-        from gnnkit.analysis._curvature_numba import balanced_forman_kernel
-
         self.n = sg.num_nodes
         self.indptr = sg.indptr.copy()
         self.indices = sg.indices.astype(np.int64)
         self.keys = sg.eu * self.n + sg.ev
-        self.ric = balanced_forman_kernel(self.indptr, self.indices, sg.eu, sg.ev, _nchunks(sg.eu.shape[0]))
+        self.ric = self._bf(sg.eu, sg.ev)
 
     def edge(self, e: int):
         return int(self.keys[e] // self.n), int(self.keys[e] % self.n)
@@ -101,12 +100,17 @@ class _CurvedGraph:
         lo, hi = self.indptr[a], self.indptr[a + 1]
         return int(lo + np.searchsorted(self.indices[lo:hi], b))
 
-    def _refresh(self, aff: np.ndarray):
-        from gnnkit.analysis._curvature_numba import balanced_forman_kernel
+    def _bf(self, eu: np.ndarray, ev: np.ndarray) -> np.ndarray:
+        """BF of the edges eu~ev of the current graph (serial below the thread policy's threshold)."""
+        from gnnkit.analysis._curvature_numba import balanced_forman_kernel, balanced_forman_serial
 
+        work = int(eu.shape[0] * (self.indices.shape[0] / max(self.n, 1) + 1) ** 2)
+        return run_edge_kernel(balanced_forman_kernel, balanced_forman_serial, work, self.indptr, self.indices,
+                               eu, ev, _nchunks(eu.shape[0]))
+
+    def _refresh(self, aff: np.ndarray):
         pos = np.searchsorted(self.keys, aff)
-        self.ric[pos] = balanced_forman_kernel(self.indptr, self.indices, aff // self.n, aff % self.n,
-                                               _nchunks(aff.shape[0]))
+        self.ric[pos] = self._bf(aff // self.n, aff % self.n)
 
     def add(self, a: int, b: int):
         from gnnkit.analysis._curvature_numba import bf_affected_edges

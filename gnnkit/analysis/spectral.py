@@ -16,6 +16,8 @@ import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 import torch
 
+from gnnkit.graphlike import as_graph
+
 __all__ = [
     "as_graph",
     "undirected_adjacency",
@@ -27,19 +29,6 @@ __all__ = [
 
 # Dense eigensolvers below this many nodes (exact and faster than ARPACK for small N).
 DENSE_LIMIT = 2048
-
-
-def as_graph(graph_or_edge_index, num_nodes=None, name="graph"):
-    """Return a :class:`gnnkit.Graph`; an ``edge_index`` [2, E] becomes a directed Graph."""
-    from gnnkit.graph import Graph
-
-    if isinstance(graph_or_edge_index, Graph):
-        return graph_or_edge_index
-    if isinstance(graph_or_edge_index, (torch.Tensor, np.ndarray)):
-        return Graph.from_edge_index(graph_or_edge_index, num_nodes=num_nodes, directed=True)
-    raise TypeError(
-        f"{name} must be a gnnkit.Graph or an edge_index [2, E], got {type(graph_or_edge_index).__name__}"
-    )
 
 
 def undirected_adjacency(graph) -> sp.csr_matrix:

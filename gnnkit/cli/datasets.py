@@ -42,7 +42,7 @@ def registry_entries() -> dict:
 def _family(name: str) -> str:
     from gnnkit.data import available_datasets
 
-    for fam in ("planetoid", "heterophily", "ogb", "synthetic"):
+    for fam in ("planetoid", "heterophily", "ogb", "synthetic", "ogbg", "graph-synthetic"):
         if name in available_datasets(fam):
             return fam
     return "?"
@@ -64,8 +64,15 @@ def dataset_presence(name: str, root=None) -> dict:
                 "searched": [str(p)], "how": f"check the path {name!r}"}
     fam = _family(name)
     out = {"family": fam, "present": False, "path": None, "searched": [], "how": ""}
-    if fam == "synthetic":
+    if fam in ("synthetic", "graph-synthetic"):
         out.update(present=True, path="(generated)", how="generated on the fly")
+        return out
+    if fam == "ogbg":
+        from gnnkit.graphlevel.ogbg import ogbg_presence
+
+        folder, searched, how = ogbg_presence(name, root)
+        out.update(present=folder is not None, path=str(folder) if folder else None,
+                   searched=[str(s) for s in searched], how=how)
         return out
     if fam == "planetoid":
         folder, searched = find_file("planetoid", [f"ind.{name}.{s}" for s in _PLANETOID_SUFFIXES], root)

@@ -232,6 +232,14 @@ def _row_cursors(deg):
     return cursor
 
 
+def _buckets(bounds, deg):
+    """Per bucket ``[lo, hi)`` of rows: ``(lo, hi, its degrees, its arcs, row cursors)``."""
+    for b in range(len(bounds) - 1):
+        lo, hi = bounds[b], bounds[b + 1]
+        bdeg = deg[lo:hi]
+        yield lo, hi, bdeg, int(bdeg.sum()), _row_cursors(bdeg)
+
+
 def _sort_rows(K, slab, deg):
     """Sort every row of an unweighted slab in place (rows given by ``deg``): short rows with
     the compiled insertion sort, the long ones with numpy's sort."""
@@ -261,11 +269,7 @@ def _build_csr(binsrc, deg, n, bounds, idx_dtype, weighted, symmetrize, dedup, r
     dummy_w = np.zeros(0, np.float32)
     part = None
     try:
-        for b in range(nb):
-            lo, hi = bounds[b], bounds[b + 1]
-            bdeg = deg[lo:hi]
-            arcs = int(bdeg.sum())
-            cursor = _row_cursors(bdeg)
+        for lo, hi, bdeg, arcs, cursor in _buckets(bounds, deg):
             slab = np.empty(arcs, idx_dtype)
             slab_w = np.empty(arcs, np.float32) if weighted else dummy_w
             if arcs:
@@ -325,11 +329,7 @@ def _build_transpose(w, n, e, outdeg, idx_dtype, symmetric, cap, chunk_edges, pr
     offset = 0
     bar = _bucket_bar(progress, e * nb, "transpose", nb)
     try:
-        for b in range(nb):
-            lo, hi = bounds[b], bounds[b + 1]
-            bdeg = outdeg[lo:hi]
-            arcs = int(bdeg.sum())
-            cursor = _row_cursors(bdeg)
+        for lo, hi, bdeg, arcs, cursor in _buckets(bounds, outdeg):
             t_idx = np.empty(arcs if not symmetric else 0, idx_dtype)
             t_perm = np.empty(arcs, np.int64)
             if arcs:

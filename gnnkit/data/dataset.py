@@ -245,6 +245,9 @@ class NodeDataset:
                 f"directed={self.directed})")
 
     # ------------------------------------------------------------------ evaluation
+    # The dataset only *declares* its metric; scoring lives in gnnkit.tasks.metrics
+    # (get_metric(ds.metric)(pred[idx], ds.y[idx])), so the data layer never imports the
+    # task layer or ogb's Evaluator.
     @property
     def metric(self) -> str:
         """The metric this dataset is evaluated with (a :func:`gnnkit.tasks.get_metric` name).
@@ -267,47 +270,6 @@ class NodeDataset:
         if meta.get("eval_metric") in known:
             return known[meta["eval_metric"]]
         return "roc_auc" if self.y.dim() == 2 else "accuracy"
-
-    def evaluator(self):
-        """OGB's ``ogb.nodeproppred.Evaluator`` for an ``ogbn-*`` dataset (deprecated: the metric
-        ``'ogb:<name>'`` of :mod:`gnnkit.tasks.metrics` wraps it)."""
-        ogb_name = self.metadata.get("ogb_name")
-        if not ogb_name:
-            raise DatasetError(f"dataset {self.name!r} is not an OGB dataset; use evaluate(), which "
-                               "computes accuracy")
-        from gnnkit.tasks.metrics import ogb_evaluator
-
-        return ogb_evaluator(ogb_name)
-
-    def evaluate(self, y_pred: torch.Tensor, split: str = "test", split_index: int = 0,
-                 y_true: torch.Tensor | None = None) -> float:
-        """Score predictions for all nodes on one split with :attr:`metric` (a thin delegate to
-        :mod:`gnnkit.tasks.metrics`, kept for existing callers).
-
-        Args:
-            y_pred (torch.Tensor): predictions for all ``N`` nodes: class labels ``[N]`` /
-                ``[N, 1]`` or scores ``[N, C]`` (arg-maxed) for accuracy; scores ``[N, T]`` for
-                ROC-AUC.
-            split (str): ``'train'``, ``'val'`` or ``'test'``. (default: ``'test'``)
-            split_index (int): which split. (default: ``0``)
-            y_true (torch.Tensor, optional): labels to score against instead of ``self.y``.
-        """
-        from gnnkit.tasks.metrics import get_metric
-
-        if split not in SPLIT_KEYS:
-            raise DatasetError(f"split must be one of {list(SPLIT_KEYS)}, got {split!r}")
-        idx = self.split(split_index)[split]
-        y_true = self.y if y_true is None else torch.as_tensor(y_true)
-        y_pred = torch.as_tensor(y_pred).detach().cpu()
-        if y_pred.shape[0] != self.num_nodes:
-            raise DatasetError(f"y_pred must hold predictions for all {self.num_nodes} nodes, "
-                               f"got shape {tuple(y_pred.shape)}")
-        if idx.numel() == 0:
-            raise DatasetError(f"split {split_index} {split!r} of {self.name!r} is empty")
-        try:
-            return get_metric(self.metric)(y_pred[idx], y_true.cpu()[idx])
-        except ValueError as e:
-            raise DatasetError(f"dataset {self.name!r}, {split!r}: {e}") from None
 
 
 def _describe(t: Any) -> str:

@@ -258,37 +258,15 @@ class DiskGraph:
                                      "expected 1-D int64 node ids")
 
     # -- arrays -------------------------------------------------------------------------------
-    @property
-    def indptr(self) -> np.ndarray:
-        return self._arrays["indptr"]
-
-    @property
-    def indices(self) -> np.ndarray:
-        return self._arrays["indices"]
-
-    @property
-    def edge_weight(self):
-        return self._arrays.get("edge_weight")
-
-    @property
-    def t_indptr(self):
-        return self._arrays.get("t_indptr")
-
-    @property
-    def t_indices(self):
-        return self._arrays.get("t_indices")
-
-    @property
-    def t_perm(self):
-        return self._arrays.get("t_perm")
-
-    @property
-    def features(self):
-        return self._arrays.get("features")
-
-    @property
-    def labels(self):
-        return self._arrays.get("labels")
+    # The arrays (memory maps; None when the directory does not store them).
+    indptr = property(lambda self: self._arrays["indptr"])
+    indices = property(lambda self: self._arrays["indices"])
+    edge_weight = property(lambda self: self._arrays.get("edge_weight"))
+    t_indptr = property(lambda self: self._arrays.get("t_indptr"))
+    t_indices = property(lambda self: self._arrays.get("t_indices"))
+    t_perm = property(lambda self: self._arrays.get("t_perm"))
+    features = property(lambda self: self._arrays.get("features"))
+    labels = property(lambda self: self._arrays.get("labels"))
 
     @property
     def splits(self) -> dict:
@@ -322,10 +300,11 @@ class DiskGraph:
         return torch.from_numpy(a)
 
     def transpose(self):
-        """The stored transposed CSR ``(t_indptr, t_indices, t_perm)`` as zero-copy tensors
-        (the convention of :meth:`gnnkit.Graph.transpose`), or ``None`` if not stored."""
+        """``(t_indptr, t_indices, t_perm)`` as :meth:`gnnkit.Graph.transpose` (never ``None``):
+        the stored transposed CSR as zero-copy tensors, else the one :meth:`graph` builds in RAM
+        on first use (cached there)."""
         if not self.has_transpose:
-            return None
+            return self.graph().transpose()
         return self.tensor("t_indptr"), self.tensor("t_indices"), self.tensor("t_perm")
 
     def graph(self):
@@ -341,9 +320,8 @@ class DiskGraph:
             g = Graph(self.tensor("indptr"), self.tensor("indices"),
                       edge_weight=self.tensor("edge_weight"), num_nodes=self.num_nodes,
                       directed=self.directed, validate=False)
-            t = self.transpose()
-            if t is not None:
-                g = _set_transpose(g, t)
+            if self.has_transpose:
+                g = _set_transpose(g, self.transpose())
             self._graph = g
         return self._graph
 

@@ -47,6 +47,7 @@ def check_ids(src, dst, limit):
             mx = d
     return -1, mx
 
+
 @_jit
 def count(src, dst, deg, symmetrize):
     for k in range(src.shape[0]):
@@ -56,44 +57,48 @@ def count(src, dst, deg, symmetrize):
         if symmetrize and s != d:
             deg[s] += 1
 
+
+@_jit
+def _arc(src, dst, k, rev, lo, hi):
+    # Arc k read forward (rev 0: target dst[k], other end src[k]) or reversed (rev 1, not for
+    # a self loop, which is its own reverse); ok says the target lies in [lo, hi).
+    t = dst[k] if rev == 0 else src[k]
+    o = src[k] if rev == 0 else dst[k]
+    return t, o, t >= lo and t < hi and (rev == 0 or o != t)
+
+
 @_jit
 def partition(src, dst, w, weighted, lo, hi, symmetrize, shift, hist, out_s, out_d, out_w):
     # Group the arcs of a chunk whose destination lies in [lo, hi) by (dst - lo) >> shift
     # (a counting sort on the high bits, written to out_*; returns their number). The
     # scatter that follows then touches one narrow node range at a time, which keeps its
     # random accesses in cache: ~2x faster than scattering the raw stream at 10M nodes.
+    # With symmetrize, arc k is also read reversed (rev = 1), self loops once.
     P = hist.shape[0] - 1
     for p in range(P + 1):
         hist[p] = 0
-    for k in range(src.shape[0]):
-        s = src[k]
-        d = dst[k]
-        if d >= lo and d < hi:
-            hist[((d - lo) >> shift) + 1] += 1
-        if symmetrize and s != d and s >= lo and s < hi:
-            hist[((s - lo) >> shift) + 1] += 1
-    for p in range(P):
-        hist[p + 1] += hist[p]
-    for k in range(src.shape[0]):
-        s = src[k]
-        d = dst[k]
-        if d >= lo and d < hi:
-            q = (d - lo) >> shift
-            i = hist[q]
-            hist[q] = i + 1
-            out_s[i] = s
-            out_d[i] = d
-            if weighted:
-                out_w[i] = w[k]
-        if symmetrize and s != d and s >= lo and s < hi:
-            q = (s - lo) >> shift
-            i = hist[q]
-            hist[q] = i + 1
-            out_s[i] = d
-            out_d[i] = s
-            if weighted:
-                out_w[i] = w[k]
+    reps = 2 if symmetrize else 1
+    for fill in range(2):  # pass 0 counts, pass 1 places
+        if fill == 1:
+            for p in range(P):
+                hist[p + 1] += hist[p]
+        for k in range(src.shape[0]):
+            for rev in range(reps):
+                t, o, ok = _arc(src, dst, k, rev, lo, hi)
+                if not ok:
+                    continue
+                q = (t - lo) >> shift
+                if fill == 0:
+                    hist[q + 1] += 1
+                    continue
+                i = hist[q]
+                hist[q] = i + 1
+                out_s[i] = o
+                out_d[i] = t
+                if weighted:
+                    out_w[i] = w[k]
     return hist[P]
+
 
 @_jit
 def plan(deg, bytes_per_arc, bytes_per_row, cap):
@@ -124,47 +129,51 @@ def plan(deg, bytes_per_arc, bytes_per_row, cap):
             ends = np.empty(nb + 1, np.int64)
     return ends
 
+
 @_jit
 def scatter(src, dst, w, weighted, lo, hi, cursor, slab, slab_w, symmetrize):
+    # Counting-sort placement: arc s -> d (and d -> s with symmetrize, self loops once) goes
+    # to the next free slot of its destination row, if that lies in [lo, hi).
+    reps = 2 if symmetrize else 1
     for k in range(src.shape[0]):
-        s = src[k]
-        d = dst[k]
-        if d >= lo and d < hi:
-            p = cursor[d - lo]
-            cursor[d - lo] = p + 1
-            slab[p] = s
+        for rev in range(reps):
+            t, o, ok = _arc(src, dst, k, rev, lo, hi)
+            if not ok:
+                continue
+            p = cursor[t - lo]
+            cursor[t - lo] = p + 1
+            slab[p] = o
             if weighted:
                 slab_w[p] = w[k]
-        if symmetrize and s != d and s >= lo and s < hi:
-            p = cursor[s - lo]
-            cursor[s - lo] = p + 1
-            slab[p] = d
-            if weighted:
-                slab_w[p] = w[k]
+
 
 @_jit
 def sort_small_rows(slab, deg, thresh, big_rows, big_starts):
     # Insertion-sort the rows of at most `thresh` arcs; list the longer ones, which the
     # caller sorts with numpy's (SIMD) sort, ~10x faster than a compiled quicksort.
-    rd = 0
+    start = 0
     nb = 0
     for r in range(deg.shape[0]):
-        a = rd
-        b = rd + deg[r]
-        rd = b
-        if b - a > thresh:
+        if deg[r] > thresh:
             big_rows[nb] = r
-            big_starts[nb] = a
+            big_starts[nb] = start
             nb += 1
         else:
-            for i in range(a + 1, b):
-                v = slab[i]
-                j = i - 1
-                while j >= a and slab[j] > v:
-                    slab[j + 1] = slab[j]
-                    j -= 1
-                slab[j + 1] = v
+            _insertion_sort(slab, start, start + deg[r])
+        start += deg[r]
     return nb
+
+
+@_jit
+def _insertion_sort(slab, a, b):
+    for i in range(a + 1, b):
+        v = slab[i]
+        j = i - 1
+        while j >= a and slab[j] > v:
+            slab[j + 1] = slab[j]
+            j -= 1
+        slab[j + 1] = v
+
 
 @_jit
 def compact(slab, slab_w, weighted, deg, counts, dedup, reduce, outdeg, count_out):
@@ -222,15 +231,24 @@ def compact(slab, slab_w, weighted, deg, counts, dedup, reduce, outdeg, count_ou
                 outdeg[slab[k]] += 1
     return wr
 
+
+@_jit
+def _row_at(ptr, j, pos):
+    # The row (in the block whose indptr slice is ptr) holding position pos, searching
+    # forward from row j; positions arrive in increasing order, so the walk is amortised O(1).
+    m = ptr.shape[0] - 1
+    while j < m - 1 and ptr[j + 1] <= pos:
+        j += 1
+    return j
+
+
 @_jit
 def transpose_scatter(vals, pos0, ptr, j, row0, lo, hi, cursor, t_idx, t_perm, write_idx):
     # vals: CSR sources at positions pos0..; ptr: indptr block of rows row0.. with
     # ptr[j] <= pos0. Places arcs whose source is in [lo, hi) at their transposed slot.
-    m = ptr.shape[0] - 1
     for k in range(vals.shape[0]):
         pos = pos0 + k
-        while j < m - 1 and ptr[j + 1] <= pos:
-            j += 1
+        j = _row_at(ptr, j, pos)
         s = vals[k]
         if s >= lo and s < hi:
             p = cursor[s - lo]
@@ -246,11 +264,9 @@ def check_rows(vals, pos0, ptr, j, prev, n, strict):
     # vals: entries at CSR positions pos0..; ptr: indptr of a block of rows, with
     # ptr[j] <= pos0 < ptr[j+1]. Returns (bad position or -1, code, j, prev).
     # code: 1 out of range, 2 unsorted row, 3 duplicate in a coalesced row.
-    m = ptr.shape[0] - 1
     for k in range(vals.shape[0]):
         pos = pos0 + k
-        while j < m - 1 and ptr[j + 1] <= pos:
-            j += 1
+        j = _row_at(ptr, j, pos)
         v = vals[k]
         if v < 0 or v >= n:
             return pos, 1, j, prev
@@ -286,11 +302,9 @@ def check_transpose(t_idx, t_perm, q0, t_ptr, j, row0, indptr, indices):
     # row s says "CSR position p = t_perm[q] is the arc s -> t_idx[q]", i.e. indices[p] == s
     # and p lies in row t_idx[q] of the CSR. t_perm was checked to be in range before.
     # Returns (bad q or -1, code, j): code 1 indices[p] != s, code 2 wrong CSR row.
-    m = t_ptr.shape[0] - 1
     for k in range(t_perm.shape[0]):
         q = q0 + k
-        while j < m - 1 and t_ptr[j + 1] <= q:
-            j += 1
+        j = _row_at(t_ptr, j, q)
         s = row0 + j
         p = t_perm[k]
         if indices[p] != s:

@@ -241,8 +241,10 @@ def load_ogb(name: str, root=None, download: bool = False, split: str | None = N
         url (str, optional): download mirror. (default: OGB's URL)
 
     Returns:
-        NodeDataset: one split (OGB's), ``metadata`` with the master.csv fields; score predictions
-        with ``dataset.evaluate(y_pred, 'test')`` or ``dataset.evaluator()``.
+        NodeDataset: one split (OGB's), ``metadata`` with the master.csv fields and
+        ``dataset.metric == 'ogb:<name>'``: score predictions with
+        ``gnnkit.tasks.get_metric(dataset.metric)(y_pred[idx], dataset.y[idx])`` (OGB's own
+        Evaluator).
 
     Raises:
         DatasetError: files missing (naming the folders searched and the URL), truncated or

@@ -48,6 +48,9 @@ FAMILIES = {
                     None),
     "ogb": ("gnnkit.data.ogb", "load_ogb", "ogb_dataset_names", False, "ogbn_"),
     "synthetic": ("gnnkit.data.synthetic", "csbm", "SYNTHETIC_NAMES", True, None),
+    "ogbg": ("gnnkit.graphlevel.ogbg", "load_ogbg", "ogbg_dataset_names", False, "ogbg_"),
+    "graph-synthetic": ("gnnkit.graphlevel.synthetic", "load_synthetic_family", "SYNTHETIC", False,
+                        None),
 }
 
 _registered: dict[str, Family] = {}

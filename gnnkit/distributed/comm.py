@@ -30,6 +30,9 @@ class Exchanger:
         self.bytes_sent = 0
         self.calls = 0
         self.seconds = 0.0  # wall time inside the collectives (network + waiting for peers)
+        # NCCL moves only CUDA tensors: stage through the rank's GPU, hand CPU tensors back
+        nccl = dist.get_backend(group) == "nccl"
+        self.device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
 
     def exchange(self, parts: list) -> list:
         if len(parts) != self.world:
@@ -44,13 +47,16 @@ class Exchanger:
         width = 1
         for d in trailing:
             width *= d
+        dev = self.device
         send_rows = torch.tensor([p.shape[0] for p in parts], dtype=torch.int64)
-        recv_rows = torch.empty_like(send_rows)
-        dist.all_to_all_single(recv_rows, send_rows, group=self.group)
+        recv_rows = torch.empty_like(send_rows, device=dev)
+        dist.all_to_all_single(recv_rows, send_rows.to(dev), group=self.group)
+        recv_rows = recv_rows.cpu()
         flat = torch.cat([p.reshape(-1) for p in parts]) if parts else torch.empty(0, dtype=dtype)
-        out = torch.empty(int(recv_rows.sum()) * width, dtype=dtype)
-        dist.all_to_all_single(out, flat.contiguous(), output_split_sizes=(recv_rows * width).tolist(),
+        out = torch.empty(int(recv_rows.sum()) * width, dtype=dtype, device=dev)
+        dist.all_to_all_single(out, flat.contiguous().to(dev), output_split_sizes=(recv_rows * width).tolist(),
                                input_split_sizes=(send_rows * width).tolist(), group=self.group)
+        out = out.cpu()
         self.calls += 1
         self.seconds += time.perf_counter() - t0
         self.bytes_sent += int((send_rows.sum() - send_rows[self.rank]) * width * flat.element_size())

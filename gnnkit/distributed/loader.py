@@ -4,7 +4,8 @@ one-process run can rebuild exactly the batches the ranks trained on.
 Epoch :math:`e` of rank :math:`r`: the rank's own training nodes are shuffled by a generator
 seeded with ``mix(mix(seed, e), r)``; batch :math:`b` takes positions
 ``(b * B + [0, k)) mod n_r`` (:math:`k = \min(B, n_r)`, so a batch never repeats a seed) and
-is sampled with seed ``mix(mix(seed, e), (r << 32) + b + 1)``.  All ranks run the same number
+is sampled with seed ``mix(mix(seed, e), (r << 32) + b + 1)`` (``mix`` =
+:func:`gnnkit.sampling.mix_seed`, the loaders' seed mixer).  All ranks run the same number
 of steps (the largest rank's :math:`\lceil n_r / B \rceil`, agreed by one all-reduce): ranks
 with fewer training nodes wrap around their permutation (their nodes are seen slightly more
 often), as DistDGL's and PyG's distributed loaders pad uneven shards.
@@ -15,17 +16,9 @@ import math
 
 import torch
 
-__all__ = ["mix", "rank_batch", "steps_per_epoch"]
+from gnnkit.sampling import mix_seed as mix
 
-_MASK63 = (1 << 63) - 1
-
-
-def mix(a: int, b: int) -> int:
-    """splitmix64-style combination of two ints (the loaders' batch-seed derivation)."""
-    z = (a * 0x9E3779B97F4A7C15 + b + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (z ^ (z >> 31)) & _MASK63
+__all__ = ["rank_batch", "steps_per_epoch"]
 
 
 def _order(train: torch.Tensor, rank: int, epoch: int, seed: int) -> torch.Tensor:

@@ -92,7 +92,7 @@ def partition_nodes(graph, num_parts: int, method: str = "metis", *, train_nodes
         return _random(n, num_parts, train, seed)
     if method == "stream":
         return _ldg(indptr, indices, num_parts, train, imbalance)
-    return _metis(indptr, indices, num_parts, train, seed, imbalance)
+    return _metis(indptr, indices, num_parts, train, seed, imbalance, _is_undirected(graph))
 
 
 def _random(n: int, parts: int, train: np.ndarray, seed: int) -> np.ndarray:
@@ -104,7 +104,7 @@ def _random(n: int, parts: int, train: np.ndarray, seed: int) -> np.ndarray:
     return owner
 
 
-def _metis(indptr, indices, parts, train, seed, imbalance):
+def _metis(indptr, indices, parts, train, seed, imbalance, symmetric):
     try:
         import pymetis
     except ImportError as e:  # pragma: no cover - depends on the environment
@@ -113,12 +113,31 @@ def _metis(indptr, indices, parts, train, seed, imbalance):
     import scipy.sparse as sp
 
     n = indptr.shape[0] - 1
-    a = sp.csr_matrix((np.ones(indices.shape[0], dtype=np.int8), np.asarray(indices, dtype=np.int64),
-                       np.asarray(indptr, dtype=np.int64)), shape=(n, n))
-    a = (a + a.T).tocsr()  # METIS needs a symmetric adjacency without self-loops
-    a.setdiag(0)
-    a.eliminate_zeros()
-    a.sort_indices()
+    if symmetric:
+        # already symmetric: only self-loops and repeated arcs must go (no A + A^T copy: METIS
+        # itself needs GBs at 60M arcs, see experiments/RESULTS.md)
+        src = np.asarray(indices)
+        dst_deg = np.diff(indptr)
+        drop = src == np.repeat(np.arange(n, dtype=src.dtype), dst_deg)
+        drop[1:] |= src[1:] == src[:-1]  # rows are sorted: a repeat follows its first copy ...
+        starts = np.asarray(indptr[:-1])[dst_deg > 0]
+        drop[starts] = src[starts] == np.arange(n, dtype=src.dtype)[dst_deg > 0]  # ... in its row
+        if drop.any():
+            kept = np.zeros(src.shape[0] + 1, dtype=np.int64)
+            np.cumsum(~drop, out=kept[1:])
+            xadj = kept[np.asarray(indptr, dtype=np.int64)]  # arcs kept before each row start
+            adjncy = src[~drop]
+        else:
+            xadj, adjncy = np.asarray(indptr, dtype=np.int64), src
+    else:
+        a = sp.csr_matrix((np.ones(indices.shape[0], dtype=np.int8), np.asarray(indices, dtype=np.int64),
+                           np.asarray(indptr, dtype=np.int64)), shape=(n, n))
+        a = (a + a.T).tocsr()  # METIS needs a symmetric adjacency without self-loops
+        a.setdiag(0)
+        a.eliminate_zeros()
+        a.sort_indices()
+        xadj, adjncy = a.indptr, a.indices
+        del a
     # One combined vertex weight 1 + lam * train (lam = N / |T|: both groups carry the same total
     # weight).  pymetis's multi-constraint mode (ncon = 2) left parts 2x off balance in our tests
     # (tests/distributed/test_partition.py), so it is not used; partition_stats reports both balances.
@@ -126,14 +145,17 @@ def _metis(indptr, indices, parts, train, seed, imbalance):
     lam = max(1, int(round(n / t))) if t else 0
     vw = (1 + lam * train.astype(np.int64)) if t else None
     opts = pymetis.Options(seed=int(seed) & 0x7FFFFFFF, ufactor=max(1, int(round(imbalance * 1000))))
-    adj = pymetis.CSRAdjacency(a.indptr.astype(np.int64), a.indices.astype(np.int64)) \
-        if hasattr(pymetis, "CSRAdjacency") else None
-    if adj is not None:
-        res = pymetis.part_graph(parts, adjacency=adj, vweights=vw, options=opts)
+    if hasattr(pymetis, "CSRAdjacency"):
+        res = pymetis.part_graph(parts, adjacency=pymetis.CSRAdjacency(xadj, adjncy), vweights=vw, options=opts)
     else:  # pragma: no cover - older pymetis
-        res = pymetis.part_graph(parts, xadj=a.indptr, adjncy=a.indices,
-                                 vweights=vw, options=opts)
+        res = pymetis.part_graph(parts, xadj=xadj, adjncy=adjncy, vweights=vw, options=opts)
     return np.asarray(res[1], dtype=np.int32)
+
+
+def _is_undirected(graph) -> bool:
+    """Whether the graph declares itself symmetric (``Graph.directed`` False / DiskGraph meta)."""
+    d = getattr(graph, "directed", None)
+    return d is False
 
 
 def _ldg(indptr, indices, parts, train, imbalance):

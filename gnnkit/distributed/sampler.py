@@ -21,6 +21,7 @@ import torch
 
 from gnnkit.distributed.book import LocalPartition, PartitionBook
 from gnnkit.distributed.comm import Exchanger
+from gnnkit.sampling.base import BaseSampler, SamplerOutput
 
 __all__ = ["DistNeighborSampler"]
 
@@ -31,8 +32,10 @@ def _ops():
     return ops()
 
 
-class DistNeighborSampler:
-    """Sample the :math:`L`-hop neighbourhood of global seed ids across partitions.
+class DistNeighborSampler(BaseSampler):
+    """Sample the :math:`L`-hop neighbourhood of global seed ids across partitions (a
+    :class:`gnnkit.sampling.BaseSampler`: ``sample_from_nodes`` returns the blocks the
+    one-process :class:`~gnnkit.sampling.NeighborSampler` returns for the same seeds and seed).
 
     Args:
         part (LocalPartition): this rank's part.
@@ -56,6 +59,7 @@ class DistNeighborSampler:
         if self.ex.world != book.num_parts:
             raise ValueError(f"DistNeighborSampler: {book.num_parts} partitions but {self.ex.world} ranks")
         self._map = torch.full((book.num_nodes,), -1, dtype=torch.int64)
+        self.num_nodes = book.num_nodes
 
     def _owner_hop(self, req: torch.Tensor, fanout: int, seed: int, hop: int):
         """Sample the requested global ids (all owned here): (cnt, src global, eid global)."""
@@ -141,17 +145,21 @@ class DistNeighborSampler:
         return (n_id, torch.tensor(hop_ptr, dtype=torch.int64), rowptr, col, e_id, torch.zeros(1, dtype=torch.int64),
                 empty.to(col.dtype), empty, self.book.in_degree[n_id], empty)
 
-    def sample_neighbors(self, seeds, seed: int):
-        """The same as :func:`gnnkit.sampling.sample_neighbors` returns (a ``NeighborSample``
-        with blocks, input layer first)."""
-        from gnnkit.sampling.neighbor import NeighborSample, _blocks
+    def sample_from_nodes(self, seeds, *, seed: int) -> SamplerOutput:
+        """Blocks (input layer first) of the seeds' sampled neighbourhood; a collective call:
+        every rank calls it once per batch (with its own seeds and seed)."""
+        from gnnkit.sampling.neighbor import build_blocks
 
         n_id, hop_ptr, ptr, col, eid, _, _, _, deg, _ = self.sample(seeds, seed)
         L = len(self.fanouts)
         hp = hop_ptr.tolist()
-        blocks = _blocks(hp, ptr, col, eid, n_id, L, None, False, deg)
+        blocks = build_blocks(hp, ptr, col, eid, n_id, L, None, False, deg)
         at = torch.tensor(hp[: L + 1], dtype=torch.int64)
         bounds = ptr[at].tolist() if L else [0]
-        edges = [bounds[h + 1] - bounds[h] for h in range(L)]
-        counts = [hp[h + 1] - hp[h] for h in range(L + 1)]
-        return NeighborSample(n_id, int(hp[1]), blocks, None, counts, edges)
+        return SamplerOutput(n_id=n_id, batch_size=int(hp[1]), graph=blocks,
+                             num_sampled_nodes=[hp[h + 1] - hp[h] for h in range(L + 1)],
+                             num_sampled_edges=[bounds[h + 1] - bounds[h] for h in range(L)])
+
+    def sample_from_edges(self, pairs, *, labels=None, neg_sampling=None, seed: int) -> SamplerOutput:
+        raise NotImplementedError("DistNeighborSampler samples from nodes only; distributed link "
+                                  "prediction is not implemented")

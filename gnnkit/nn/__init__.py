@@ -6,6 +6,7 @@
 :class:`GATConv`       graph attention (Veličković et al. 2018) on ``gnnkit.ops.gat_attention``
 :class:`DAGNNConv`     DAGNN adaptive K-hop propagation (Liu, Gao & Ji 2020)
 :class:`MLP`           graph-agnostic baseline
+:class:`MiniBatchGNN`  GCN / GAT / SAGE / Dir-SAGE on sampled blocks or full graphs
 :class:`GCN`, ...      ready models with the papers' defaults; :func:`get_model` registry
 =====================  ===========================================================================
 
@@ -17,6 +18,7 @@ from gnnkit.nn.dagnn import DAGNNConv, adaptive_combine, dagnn_hops
 from gnnkit.nn.decoupled import GBPMLP, SGC, SIGN
 from gnnkit.nn.gat_conv import GATConv
 from gnnkit.nn.gcn_conv import GCNConv, gcn_norm
+from gnnkit.nn.minibatch import MiniBatchGNN
 from gnnkit.nn.mlp import MLP
 from gnnkit.nn.models import (
     DAGNN,
@@ -59,6 +61,7 @@ __all__ = [
     "dagnn_hops",
     "adaptive_combine",
     "MLP",
+    "MiniBatchGNN",
     "GCN",
     "GAT",
     "DAGNN",

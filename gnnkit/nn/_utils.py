@@ -1,7 +1,7 @@
 r"""Helpers shared by the gnnkit layers: input conversion, dropout, initialisers.
 
-Layers keep **one** internal graph type per kind of input.  :func:`as_graph` converts what a user
-may pass at the API boundary (a :class:`gnnkit.Graph`, a :class:`gnnkit.block.Block`, any other
+Layers keep **one** internal graph type per kind of input.  :func:`as_graph` (the one of
+:mod:`gnnkit.graphlike`) converts what a user may pass at the API boundary (a :class:`gnnkit.Graph`, a :class:`gnnkit.block.Block`, any other
 CSR object with ``indptr``/``indices``, an ``edge_index`` tensor or a PyG ``Data``) once into a
 :class:`gnnkit.Graph` or a :class:`~gnnkit.block.Block`; both offer the operations the layers use
 (``with_edge_weight``, ``add_self_loops``, ``remove_self_loops``, ``dst_index``, ``transpose``).
@@ -17,8 +17,8 @@ import math
 import torch
 from torch import Tensor
 
-from gnnkit.block import Block
 from gnnkit.graph import Graph
+from gnnkit.graphlike import as_graph, num_src_nodes
 
 __all__ = ["as_graph", "is_block", "num_src_nodes", "check_positive_int", "glorot", "zeros",
            "dropout", "first_rows"]
@@ -41,46 +41,6 @@ def check_positive_int(where: str, hint: str = "", **values) -> None:
 def is_block(graph) -> bool:
     """True for a graph-like object that is not a :class:`gnnkit.Graph` (a sampler block)."""
     return not isinstance(graph, Graph)
-
-
-def num_src_nodes(graph) -> int:
-    return int(getattr(graph, "num_src_nodes", graph.num_nodes))
-
-
-def as_graph(graph, num_nodes: int | None = None, edge_weight: Tensor | None = None, *,
-             where: str = "layer"):
-    r"""Convert the graph argument of a layer to gnnkit's internal graph type.
-
-    Accepts a :class:`gnnkit.Graph` or a :class:`~gnnkit.block.Block` (returned as is;
-    ``edge_weight``, if given, then overrides the graph's weights), a ``DiskGraph`` (its
-    memory-mapped :class:`gnnkit.Graph`), another object with CSR tensors ``indptr``/``indices``
-    (converted to a :class:`~gnnkit.block.Block`), an integer
-    ``edge_index`` ``[2, E]`` (PyG convention, row 0 = source) with ``num_nodes`` and optional
-    ``edge_weight`` ``[E]``, or a PyG ``Data`` with ``edge_index`` (and ``edge_weight``).
-
-    >>> g = as_graph(torch.tensor([[0, 1], [1, 2]]), num_nodes=3)
-    >>> g
-    Graph(num_nodes=3, num_edges=2, directed=True, weighted=False)
-    """
-    if isinstance(graph, (Graph, Block)):
-        return graph if edge_weight is None else graph.with_edge_weight(edge_weight)
-    if isinstance(graph, Tensor):
-        if graph.dim() != 2 or graph.size(0) != 2 or graph.is_floating_point():
-            raise TypeError(f"{where}: an edge_index must be an integer tensor [2, E], got "
-                            f"dtype {graph.dtype} and shape {tuple(graph.shape)}")
-        return Graph.from_edge_index(graph, num_nodes=num_nodes, edge_weight=edge_weight)
-    if not isinstance(getattr(graph, "indptr", None), (Tensor, type(None))) and callable(
-            getattr(graph, "graph", None)):  # gnnkit.data.DiskGraph: its memory-mapped Graph
-        return as_graph(graph.graph(), num_nodes, edge_weight, where=where)
-    if hasattr(graph, "indptr") and hasattr(graph, "indices"):
-        w = getattr(graph, "edge_weight", None) if edge_weight is None else edge_weight
-        return Block(torch.as_tensor(graph.indptr), torch.as_tensor(graph.indices),
-                     num_src_nodes(graph), edge_weight=w)
-    if hasattr(graph, "edge_index"):  # torch_geometric.data.Data (duck-typed, no import)
-        g = Graph.from_pyg(graph)
-        return g if edge_weight is None else g.with_edge_weight(edge_weight)
-    raise TypeError(f"{where}: expected a gnnkit.Graph, a block, an edge_index tensor [2, E] or a "
-                    f"torch_geometric Data, got {type(graph).__name__}")
 
 
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:

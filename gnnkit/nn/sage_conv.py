@@ -43,7 +43,10 @@ class SAGEConv(nn.Module):
 
     On a sampled bipartite block (:class:`gnnkit.sampling.Block`) the destination nodes are the
     first ``N_dst`` source nodes, so :math:`\mathbf{x}_i` is ``x[:N_dst]``; a pair
-    ``(x_src, x_dst)`` may also be passed.
+    ``(x_src, x_dst)`` may also be passed.  ``x`` may be stored in bf16 / fp16 while the weights are
+    fp32 ("bf16 feature storage"): it is then aggregated in its storage dtype (the spmm kernels
+    accumulate in fp32, halving the bytes gathered per arc) and cast to the weights' dtype
+    before the linear maps.
 
     Args:
         in_channels (int or tuple): input size :math:`F_{in}`, or ``(F_src, F_dst)``.
@@ -116,14 +119,17 @@ class SAGEConv(nn.Module):
         # (N_src F_in F_out + E F_out vs E F_in + N_dst F_in F_out; blocks have N_src >> N_dst)
         fin, fout, E = self.lin_l.in_features, self.out_channels, g.indices.numel()
         first = x_src.size(0) * fin * fout + E * fout < E * fin + n_dst * fin * fout
+        wdt = self.lin_l.weight.dtype
         if self.aggr in ("mean", "sum") and first:
-            out = spmm(g, F.linear(x_src, self.lin_l.weight), reduce=self.aggr)
+            out = spmm(g, F.linear(x_src.to(wdt), self.lin_l.weight), reduce=self.aggr)
             if self.lin_l.bias is not None:
                 out = out + self.lin_l.bias
         else:
-            out = self.lin_l(spmm(g, x_src, reduce=self.aggr))
+            # low-precision features (e.g. bf16 storage) are aggregated as they are -- the
+            # kernels accumulate in fp32 -- and the mean enters the linear map in its dtype
+            out = self.lin_l(spmm(g, x_src, reduce=self.aggr).to(wdt))
         if self.lin_r is not None:
-            out = out + self.lin_r(x_dst)
+            out = out + self.lin_r(x_dst.to(wdt))
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out

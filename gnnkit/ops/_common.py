@@ -9,20 +9,16 @@ from __future__ import annotations
 import torch
 
 from gnnkit.graph import GraphError
+from gnnkit.graphlike import as_graph, num_src_nodes
 
 
 def csr(graph):
-    """``(rowptr, col, num_dst, num_src)`` of a graph-like object."""
-    try:
-        rowptr, col = graph.indptr, graph.indices
-    except AttributeError as e:
-        raise TypeError(
-            f"expected a gnnkit.Graph (or an object with indptr/indices), got {type(graph).__name__}; "
-            "build one with gnnkit.Graph.from_edge_index(edge_index, num_nodes)"
-        ) from e
+    """``(rowptr, col, num_dst, num_src)`` of a graph-like object (:func:`gnnkit.graphlike.as_graph`
+    first: a Graph or Block is used as is)."""
+    g = as_graph(graph, where="op", edge_index=False)
+    rowptr = g.indptr
     num_dst = rowptr.numel() - 1
-    num_src = int(getattr(graph, "num_src_nodes", num_dst))
-    return rowptr, col, num_dst, num_src
+    return rowptr, g.indices, num_dst, num_src_nodes(g)
 
 
 def check_features(x, num_rows: int, device, name: str = "x", what: str = "source nodes"):

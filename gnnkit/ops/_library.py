@@ -184,3 +184,9 @@ def _register():
         return None, None, gx, gas, gad, None, None, None, None, None, None
 
     torch.library.register_autograd(lib + "gat_attention", gat_backward, setup_context=gat_setup)
+
+    # ---------------------------------------------------------------- gather_rows (loader fetcher)
+    @torch.library.register_fake(lib + "gather_rows")
+    def _(src, index):
+        torch._check(src.dim() >= 1 and index.dim() == 1, lambda: "gather_rows: src [N, ...], index [M]")
+        return src.new_empty((index.shape[0], *src.shape[1:]))

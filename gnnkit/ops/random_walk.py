@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from gnnkit.ops._library import ops
+from gnnkit.graphlike import as_graph
 
 __all__ = ["random_walk", "restart_walk", "ppr_monte_carlo", "draw_seed", "out_csr"]
 
@@ -43,26 +44,13 @@ def draw_seed(generator: torch.Generator | None = None) -> int:
     return int(torch.randint(0, 2**63 - 1, (1,), generator=generator, dtype=torch.long).item())
 
 
-def _as_graph(graph):
-    """gnnkit.Graph from a Graph, a DiskGraph (``.graph()``) or an object with indptr/indices."""
-    if hasattr(graph, "indptr") and hasattr(graph, "indices") and isinstance(graph.indptr, torch.Tensor):
-        return graph
-    to_graph = getattr(graph, "graph", None)
-    if callable(to_graph):
-        return to_graph()
-    raise TypeError(
-        f"expected a gnnkit.Graph or a DiskGraph, got {type(graph).__name__}; build one with "
-        "gnnkit.Graph.from_edge_index(edge_index, num_nodes)"
-    )
-
-
 def out_csr(graph):
     """``(rowptr, col)`` grouped by **source** (out-arcs), sorted within rows.
 
     For an undirected graph (``directed=False``) the stored CSR is already symmetric; otherwise
     the cached :meth:`~gnnkit.Graph.transpose` is used.
     """
-    g = _as_graph(graph)
+    g = as_graph(graph, where="out_csr", edge_index=False)
     if getattr(g, "directed", True) is False:
         return g.indptr, g.indices
     t_indptr, t_indices, _ = g.transpose()

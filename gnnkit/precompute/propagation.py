@@ -21,18 +21,9 @@ import math
 import torch
 
 from gnnkit.ops import spmm
+from gnnkit.graphlike import as_graph
 
 __all__ = ["gbp_weights", "gbp_transition", "propagate_exact", "sgc_features", "sign_features", "as_graph"]
-
-
-def as_graph(graph):
-    """gnnkit.Graph from a Graph or a DiskGraph (``DiskGraph.graph()``: zero-copy memory maps)."""
-    if hasattr(graph, "indptr") and isinstance(getattr(graph, "indptr", None), torch.Tensor):
-        return graph
-    to_graph = getattr(graph, "graph", None)
-    if callable(to_graph):
-        return to_graph()
-    raise TypeError(f"expected a gnnkit.Graph or a DiskGraph, got {type(graph).__name__}")
 
 
 def gbp_weights(weights="ppr", num_levels: int = 4, *, alpha: float = 0.1, t: float = 5.0) -> torch.Tensor:

@@ -30,21 +30,9 @@ from torch import Tensor
 
 from gnnkit.ops._library import ops
 from gnnkit.block import Block
+from gnnkit.graphlike import as_graph
 
-__all__ = ["NeighborSample", "sample_neighbors", "as_graph", "check_fanouts", "draw_seed"]
-
-
-def as_graph(graph):
-    """The graph-like object to sample from: a :class:`gnnkit.Graph`, a ``DiskGraph`` (its
-    memory-mapped :meth:`graph`, zero copy) or any object with CSR ``indptr``/``indices``."""
-    if not hasattr(graph, "indptr") or not isinstance(getattr(graph, "indptr"), Tensor):
-        g = getattr(graph, "graph", None)
-        if callable(g):
-            return g()
-    if not hasattr(graph, "indptr") or not hasattr(graph, "indices"):
-        raise TypeError(f"expected a gnnkit.Graph, a DiskGraph or an object with indptr/indices, got "
-                        f"{type(graph).__name__}")
-    return graph
+__all__ = ["NeighborSample", "sample_neighbors", "as_graph", "check_fanouts", "draw_seed", "build_blocks"]
 
 
 def _tensor(a, name: str) -> Tensor:
@@ -122,7 +110,10 @@ class NeighborSample:
         return int(sum(self.num_sampled_edges))
 
 
-def _blocks(hop_ptr, rowptr, col, e_id, n_id, L, weight, reverse, degree):
+def build_blocks(hop_ptr, rowptr, col, e_id, n_id, L, weight, reverse, degree):
+    """Per-layer :class:`Block` views (input layer first) of the raw outputs of
+    ``torch.ops.gnnkit.neighbor_sample`` (also used by ``gnnkit.distributed``'s sampler, whose
+    raw outputs are the same)."""
     out = []
     for layer in range(L):
         n_dst, n_src = hop_ptr[L - layer], hop_ptr[L - layer + 1]
@@ -192,8 +183,8 @@ def sample_neighbors(graph, seeds, fanouts, *, weighted: bool = False, directed:
     n_id, hop_ptr, ptr, c, eid, tptr, tc, teid, deg, out_deg = res
     L = len(fan)
     hp = hop_ptr.tolist()
-    blocks = _blocks(hp, ptr, c, eid, n_id, L, ew, False, deg)
-    out_blocks = _blocks(hp, tptr, tc, teid, n_id, L, ew, True, out_deg) if directed else None
+    blocks = build_blocks(hp, ptr, c, eid, n_id, L, ew, False, deg)
+    out_blocks = build_blocks(hp, tptr, tc, teid, n_id, L, ew, True, out_deg) if directed else None
     # arcs per hop: rows of hop h are hp[h]:hp[h+1] (read only the L+1 hop boundaries)
     at = torch.tensor(hp[: L + 1], dtype=torch.int64)
     bounds = ptr[at].tolist() if L else [0]

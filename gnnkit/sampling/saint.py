@@ -36,6 +36,7 @@ from torch import Tensor
 from gnnkit._graph_utils import row_index
 from gnnkit.graph import Graph
 from gnnkit.ops._library import ops
+from gnnkit.sampling.base import BaseSampler, SamplerOutput
 from gnnkit.sampling.neighbor import _tensor, as_graph, draw_seed
 
 __all__ = ["saint_random_walk", "induced_subgraph", "SaintSubgraph", "GraphSAINTRandomWalkSampler"]
@@ -122,10 +123,14 @@ class SaintSubgraph:
     node_norm: Tensor
 
 
-class GraphSAINTRandomWalkSampler:
+class GraphSAINTRandomWalkSampler(BaseSampler):
     r"""GraphSAINT's random-walk sampler ("RW" in the paper) with pre-computed normalisation.
 
-    See the module docstring for the algorithm and the coefficients.
+    See the module docstring for the algorithm and the coefficients.  As a pipeline sampler
+    (:class:`~gnnkit.sampling.GraphSAINTLoader`), :meth:`sample_from_nodes` takes the walk roots
+    (drawn by the item sampler) and returns the induced subgraph as a
+    :class:`~gnnkit.sampling.SamplerOutput` with ``metadata`` ``edge_norm``, ``node_norm``,
+    ``edge_pos``.
 
     Args:
         graph: a :class:`gnnkit.Graph` (or ``DiskGraph`` / CSR graph-like object).
@@ -181,11 +186,21 @@ class GraphSAINTRandomWalkSampler:
             self._node_norm = torch.full((self.num_nodes,), 1.0 / self.num_nodes, dtype=torch.float64)
             self._edge_norm = torch.ones(self.num_edges, dtype=torch.float64)
 
-    def _nodes(self, seed: int) -> Tensor:
-        gen = torch.Generator().manual_seed(seed)
-        roots = torch.randint(0, self.num_nodes, (self.num_roots,), generator=gen)
+    def _nodes(self, seed: int, roots: Tensor | None = None) -> Tensor:
+        if roots is None:
+            gen = torch.Generator().manual_seed(seed)
+            roots = torch.randint(0, self.num_nodes, (self.num_roots,), generator=gen)
         walks = saint_random_walk(self.graph, roots, self.walk_length, seed=seed)
         return torch.unique(walks)  # sorted
+
+    def sample_from_nodes(self, seeds: Tensor, *, seed: int) -> SamplerOutput:
+        """The subgraph induced by the walks from the roots ``seeds`` (repeats allowed); every
+        node of it is an output row (``batch_size = len(n_id)``)."""
+        nodes = self._nodes(int(seed), seeds)
+        sub, pos = induced_subgraph(self.graph, nodes)
+        meta = {"edge_norm": self._edge_norm[pos], "node_norm": self._node_norm[nodes], "edge_pos": pos}
+        return SamplerOutput(nodes, nodes.numel(), sub, num_sampled_nodes=[nodes.numel()],
+                             num_sampled_edges=[sub.num_edges], metadata=meta)
 
     def _presample(self):
         node_count = torch.zeros(self.num_nodes, dtype=torch.int32)

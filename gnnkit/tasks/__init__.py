@@ -3,6 +3,7 @@
 ==========================  ======================================================================
 :class:`Task`               kind, loss, metric, ``forward(model, batch)``, ``loaders()``,
                             ``evaluate(model, batches)``
+:class:`GraphTask`          graph property prediction (batched small graphs, graph-level models)
 :class:`NodeTask`           node property prediction (full graph, sampled blocks, or
                             precomputed feature rows)
 :class:`Batch`              the one batch type every loader yields
@@ -23,10 +24,12 @@ from gnnkit.tasks.metrics import (
     register_metric,
 )
 from gnnkit.tasks.node import NodeTask, normalize_features
+from gnnkit.tasks.graph import GraphTask  # noqa: E402  (registers kind 'graph')
 
 __all__ = [
     "Task",
     "NodeTask",
+    "GraphTask",
     "Batch",
     "Metric",
     "LOSSES",

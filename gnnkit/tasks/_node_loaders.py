@@ -69,8 +69,8 @@ class SampledLoader:
 
     def __iter__(self):
         target = self.task.target
-        for i, mb in enumerate(self.inner):
-            seeds = mb.n_id[: mb.batch_size]
-            w = None if self.where is None else self.where[i * self.batch_size:i * self.batch_size + mb.batch_size]
-            yield Batch(x=mb.x, graph=mb.blocks, target=target[seeds], split_index=_positions(w),
-                        n_id=mb.n_id, extra={"batch_size": mb.batch_size})
+        for i, b in enumerate(self.inner):  # NeighborLoader yields a Batch (blocks, x, n_id, seed)
+            bs = b.extra["batch_size"]
+            w = None if self.where is None else self.where[i * self.batch_size:i * self.batch_size + bs]
+            b.target, b.split_index = target[b.n_id[:bs]], _positions(w)
+            yield b

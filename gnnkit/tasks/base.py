@@ -75,6 +75,12 @@ class Task:
         ``seed`` (the run's seed, for shuffling and sampling)."""
         raise NotImplementedError
 
+    def prepare(self, model) -> "Task":
+        """Build what ``model`` needs from the data before the loaders are made (per-dataset
+        precomputation, e.g. :class:`~gnnkit.tasks.graph.GraphTask`'s PathNN paths); a no-op by
+        default.  :func:`gnnkit.train.fit` calls it when it builds the loaders."""
+        return self
+
     # ------------------------------------------------------------------ shared
     def loss_fn(self, out: Tensor, target: Tensor) -> Tensor:
         """The training loss (mean over the known targets)."""

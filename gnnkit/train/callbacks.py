@@ -1,6 +1,7 @@
 r"""Callbacks of :func:`gnnkit.train.fit`: model selection, early stopping, progress, memory.
 
-A callback sees the :class:`FitState` at ``on_fit_start``, after every epoch (``on_epoch_end``;
+A callback sees the :class:`FitState` at ``on_fit_start`` (where a resume callback may load the
+model and ``state.optimizer`` and set ``state.start_epoch``), after every epoch (``on_epoch_end``;
 ``state.scores`` is the evaluation of this epoch, or ``None`` on an epoch without evaluation)
 and at ``on_fit_end``.  Setting ``state.stop = True`` ends training after the current epoch.
 ``fit`` always runs :class:`BestCheckpoint` first (it defines the selected epoch), then
@@ -36,6 +37,8 @@ class FitState:
     history: list = field(default_factory=list)
     peak_memory_mb: float = float("nan")
     peak_memory_kind: str = "n/a"
+    optimizer: object = None  # set by fit before on_fit_start (a resume callback loads its state)
+    start_epoch: int = 0  # epochs already done: a resume callback sets it in on_fit_start
 
     @property
     def best_epoch(self) -> int:

@@ -95,7 +95,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
             ``reset_parameters()`` after seeding when it has that method.
         task (Task): loss, metric and (by default) the loaders.
         loaders (dict, optional): ``{'train': iterable of Batch, 'eval': iterable of Batch}``.
-            (default: ``task.loaders(seed=seed)``)
+            (default: ``task.prepare(model)`` then ``task.loaders(seed=seed)``)
         config (TrainConfig, optional): (default: ``TrainConfig()``)
         callbacks (iterable): extra :class:`Callback` objects, or plain callables that get the
             per-epoch progress dict (:class:`ProgressCallback`).
@@ -133,6 +133,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
         if hasattr(model, "reset_parameters"):
             model.reset_parameters()
     if loaders is None:
+        task.prepare(model)
         loaders = task.loaders(seed=seed)
     for k in ("train", "eval"):
         if k not in loaders:
@@ -145,11 +146,14 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
     cbs += extra
 
     optimizer = make_optimizer(model, config)
-    state = FitState(model=model, task=task, config=config)
+    state = FitState(model=model, task=task, config=config, optimizer=optimizer)
     for cb in cbs:
         cb.on_fit_start(state)
     train_time = 0.0
-    for epoch in range(1, config.epochs + 1):
+    if not 0 <= state.start_epoch <= config.epochs:
+        raise ValueError(f"fit: start_epoch {state.start_epoch} (set by a callback) is outside [0, {config.epochs}]")
+    state.epoch = state.start_epoch
+    for epoch in range(state.start_epoch + 1, config.epochs + 1):
         state.epoch = epoch
         t0 = time.perf_counter()
         model.train()
@@ -189,7 +193,8 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
     return FitResult(train=sc.get("train", float("nan")), val=sc.get("val", float("nan")),
                      test=sc.get("test", float("nan")), metric=task.metric.name,
                      best_epoch=best["epoch"], epochs=state.epoch,
-                     time_per_epoch=train_time / state.epoch, peak_memory_mb=state.peak_memory_mb,
+                     time_per_epoch=train_time / max(state.epoch - state.start_epoch, 1),
+                     peak_memory_mb=state.peak_memory_mb,
                      peak_memory_kind=state.peak_memory_kind,
                      num_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
                      seed=-1 if seed is None else int(seed), split=int(getattr(task, "split", -1)),

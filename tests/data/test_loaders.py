@@ -121,18 +121,19 @@ def test_node_dataset_unlabelled_nodes_outside_splits_are_fine():
     assert ds.num_classes == 2
 
 
-def test_evaluate_accuracy():
+def test_dataset_declares_its_metric_and_the_metric_layer_scores():
+    from gnnkit.tasks.metrics import get_metric
+
     ds = toy()
+    assert ds.metric == "accuracy" and not hasattr(ds, "evaluate")  # scoring: gnnkit.tasks
+    metric = get_metric(ds.metric)
+    test, train = ds.split()["test"], ds.split()["train"]
     scores = torch.tensor([[1., 0], [0, 1], [0, 1], [0, 1]])  # test nodes 2 (right) and 3 (wrong)
-    assert ds.evaluate(scores, "test") == 0.5
-    assert ds.evaluate(torch.tensor([0, 1, 1, 0]), "test") == 1.0
-    assert ds.evaluate(scores, "train") == 1.0
-    with pytest.raises(DatasetError, match="all 4 nodes"):
-        ds.evaluate(torch.zeros(2), "test")
-    with pytest.raises(DatasetError, match="split must be one of"):
-        ds.evaluate(scores, "valid")
-    with pytest.raises(DatasetError, match="not an OGB dataset"):
-        ds.evaluator()
+    assert metric(scores[test], ds.y[test]) == 0.5
+    assert metric(torch.tensor([0, 1, 1, 0])[test], ds.y[test]) == 1.0
+    assert metric(scores[train], ds.y[train]) == 1.0
+    ds.metadata["metric"] = "roc_auc"
+    assert ds.metric == "roc_auc"
 
 
 def test_random_splits_and_masks_to_splits():

@@ -35,13 +35,14 @@ def main():
         from gnnkit.distributed.propagate import dist_sign_features
         res["prop"] = {"xs": dist_sign_features(part, book, opts["hops"]), "nodes": part.nodes[part.inner_pos]}
     if "train" in cases:
-        from gnnkit.distributed.train import DistTrainer
-        tr = DistTrainer(parts, fanouts=opts["fanouts"] if "hops" not in opts else opts["train_fanouts"],
-                         hidden=opts["hidden"], dropout=0.0, batch_size=opts["batch_size"], lr=opts["lr"],
-                         seed=opts["seed"])
-        for e in range(opts["epochs"]):
-            tr.train_epoch(e)
-        res["train"] = {"state": tr.model.module.state_dict(), "steps": tr.steps, "acc": tr.evaluate("test")}
+        from gnnkit.distributed.train import EpochLog, build
+        from gnnkit.train import TrainConfig, fit
+        task, model, _ = build(parts, fanouts=opts["train_fanouts"], hidden=opts["hidden"], dropout=0.0,
+                               batch_size=opts["batch_size"], seed=opts["seed"])
+        r = fit(model, task, config=TrainConfig(optimizer="adam", lr=opts["lr"], weight_decay=0.0,
+                                                epochs=opts["epochs"], monitor="last", eval_every=opts["epochs"]),
+                callbacks=[EpochLog()])
+        res["train"] = {"state": model.module.state_dict(), "steps": task.steps, "acc": r.test}
     torch.save(res, f"{out}/rank{rank}.pt")
     dist.barrier()
     dist.destroy_process_group()

@@ -17,7 +17,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(case, parts, out, opts=None, world=2, timeout=120, env_extra=None):
+def launch(case, parts, out, opts=None, world=2, timeout=300, env_extra=None):
     """Run the ranks; returns [(returncode, stderr text, seconds)] per rank."""
     port = free_port()
     procs = []

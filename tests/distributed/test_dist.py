@@ -90,7 +90,7 @@ def _reference_training(graph, x, y, train, test, owner):
             opt.zero_grad()
             torch.stack(losses).mean().backward()
             opt.step()
-    # test accuracy as DistTrainer.evaluate samples it: each rank's own test nodes, in order
+    # test accuracy as DistNodeTask's eval loader samples it: each rank's own test nodes, in order
     correct = total = 0
     net.eval()
     with torch.no_grad():
@@ -121,16 +121,16 @@ def test_killed_rank_fails_the_job_fast_and_resume_continues(setup):
     base = ["--fanouts", "4", "3", "--hidden", "16", "--batch-size", "32", "--lr", "0.05", "--seed", "3",
             "--dropout", "0", "--epochs", "2", "--checkpoint", str(ck), "--timeout", "30"]
     res = launch("train_cli", d / "parts", d, {"argv": [str(d / "parts")] + base}, timeout=90,
-                 env_extra={"GNNKIT_TEST_DIE": "1:1"})  # rank 1 dies in epoch 1, after checkpoint 0
+                 env_extra={"GNNKIT_TEST_DIE": "1:1"})  # rank 1 dies after epoch 1's checkpoint
     (rc0, log0, t0), (rc1, _, _) = res
     assert rc1 == 3
     assert rc0 == 1 and "rank 0" in log0 and "peer rank failed" in log0, log0[-2000:]
     assert t0 < 60
-    assert (ck / "last.pt").is_file() and torch.load(ck / "last.pt", weights_only=True)["epoch"] == 0
+    assert (ck / "last.pt").is_file() and torch.load(ck / "last.pt", weights_only=True)["epoch"] == 1
     res = launch("train_cli", d / "parts", d, {"argv": [str(d / "parts")] + base + ["--resume"]}, timeout=90)
     assert all(rc == 0 for rc, _, _ in res), res[0][1][-2000:]
     state = torch.load(ck / "last.pt", weights_only=True)
-    assert state["epoch"] == 1
-    # resumed epoch 1 from checkpoint 0 == the uninterrupted 2-epoch run of the first launch
+    assert state["epoch"] == 2
+    # resumed epoch 2 from the checkpoint of epoch 1 == the uninterrupted 2-epoch run of the first launch
     for k, v in setup[7][0]["train"]["state"].items():
         torch.testing.assert_close(state["model"][k], v, rtol=1e-5, atol=1e-6)

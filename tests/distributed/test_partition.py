@@ -142,3 +142,17 @@ def test_cli_partition_and_verify(graph, tmp_path):
     r = subprocess.run([sys.executable, "-m", "gnnkit", "data", "verify", str(out)], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and "2 parts" in r.stdout, r.stderr
+
+
+def test_metis_on_an_undirected_graph_with_loops_and_isolated_nodes():
+    pytest.importorskip("pymetis", reason="pymetis (gnnkit[distributed]) not installed")
+    ei = torch.randint(0, 90, (2, 600), generator=torch.Generator().manual_seed(1))
+    ei = torch.cat([ei, ei.flip(0), torch.arange(5).repeat(2, 1)], 1)  # loops on 0..4, 90..99 isolated
+    g = gnnkit.Graph.from_edge_index(ei, num_nodes=100, directed=None)
+    assert g.directed is False
+    owner = partition_nodes(g, 2, "metis")
+    as_directed = partition_nodes(gnnkit.Graph(g.indptr, g.indices, directed=True), 2, "metis")
+    st = partition_stats(g, owner)
+    assert st["node_balance"] <= 1.1 and st["edge_cut"] < 0.5
+    # the symmetric shortcut sees the same adjacency as the A + A^T path
+    assert st["cut_arcs"] == partition_stats(g, as_directed)["cut_arcs"]

@@ -5,7 +5,7 @@ from torch.nn import functional as F
 
 from gnnkit.sampling import sample_neighbors
 from gnnkit.sampling.loader import NeighborLoader
-from gnnkit.sampling.minibatch import MiniBatchGNN
+from gnnkit.nn import MiniBatchGNN
 
 SEEDS = (0, 1)  # mini-batch GraphSAGE: mean over two seeds
 GCN_SEEDS = (0,)  # full-batch GCN baseline (its input dropout dominates the run time)
@@ -46,7 +46,7 @@ def _sage_mini_batch(x, y, g, sp, seed):
         model.train()
         for b in loader:
             opt.zero_grad()
-            F.cross_entropy(model(b.x, b.blocks), b.y).backward()
+            F.cross_entropy(model(b.x, b.graph), b.target).backward()
             opt.step()
         model.eval()
         with torch.no_grad():  # exact (all-neighbour) mini-batch inference

@@ -1,4 +1,5 @@
-"""NeighborLoader: coverage, gathering from memory maps, determinism, background thread."""
+"""NeighborLoader (the node pipeline): coverage, gathering from memory maps, determinism,
+background thread."""
 import threading
 
 import numpy as np
@@ -6,7 +7,9 @@ import pytest
 import torch
 
 import gnnkit
-from gnnkit.sampling.loader import MiniBatch, NeighborLoader
+from gnnkit.sampling import ItemSampler, Loader, NeighborSampler
+from gnnkit.sampling.loader import NeighborLoader
+from gnnkit.tasks.batch import Batch
 
 
 def graph(n=200, e=1500, seed=0):
@@ -19,10 +22,10 @@ def test_epoch_covers_input_nodes_once():
     train = torch.arange(0, 200, 3)
     loader = NeighborLoader(g, [4, 3], input_nodes=train, batch_size=16, seed=1)
     assert len(loader) == 5 and "num_batches=5" in repr(loader)
-    seen = torch.cat([b.seeds for b in loader])
+    seen = torch.cat([b.n_id[: b.extra['batch_size']] for b in loader])
     assert torch.equal(seen.sort().values, train)
     loader = NeighborLoader(g, [4, 3], input_nodes=train, batch_size=16, drop_last=True, seed=1)
-    assert len(loader) == 4 and [b.batch_size for b in loader] == [16] * 4
+    assert len(loader) == 4 and [b.extra['batch_size'] for b in loader] == [16] * 4
     mask = torch.zeros(200, dtype=torch.bool)
     mask[train] = True
     assert len(NeighborLoader(g, [2], input_nodes=mask, batch_size=16)) == 5
@@ -38,10 +41,12 @@ def test_gathers_from_memmap(tmp_path):
     ym = np.load(tmp_path / "y.npy", mmap_mode="r")
     loader = NeighborLoader(g, [3, 3], batch_size=50, features=xm, labels=ym, seed=0)
     for b in loader:
-        assert isinstance(b, MiniBatch)
+        assert isinstance(b, Batch) and b.split_index == {"train": None}
         assert np.array_equal(b.x.numpy(), x[b.n_id.numpy()])
-        assert np.array_equal(b.y.numpy(), y[b.seeds.numpy()])
-        assert b.blocks[0].num_src_nodes == b.x.shape[0]
+        seeds = b.n_id[: b.extra["batch_size"]]
+        assert isinstance(b.seed, int) and b.target.shape[0] == seeds.numel()
+        assert np.array_equal(b.target.numpy(), y[seeds.numpy()])
+        assert b.graph[0].num_src_nodes == b.x.shape[0]
 
 
 def test_deterministic_across_prefetch_and_threads():
@@ -60,16 +65,25 @@ def test_deterministic_across_prefetch_and_threads():
     for ea, eb in zip(a, b):
         for x, y in zip(ea, eb):
             assert torch.equal(x.n_id, y.n_id)
-            assert torch.equal(x.blocks[0].e_id, y.blocks[0].e_id)
-            assert torch.equal(x.out_blocks[0].e_id, y.out_blocks[0].e_id)
+            (bi, bo), (ci, co) = x.graph[0], y.graph[0]  # directed: (in, out) block pairs
+            assert torch.equal(bi.e_id, ci.e_id) and torch.equal(bo.e_id, co.e_id)
     # two epochs shuffle differently
-    assert not torch.equal(a[0][0].seeds, a[1][0].seeds)
+    assert not torch.equal(a[0][0].n_id[:32], a[1][0].n_id[:32])
 
 
 def test_worker_errors_reach_the_consumer_and_early_exit():
     g = graph()
-    loader = NeighborLoader(g, [2], batch_size=10, weighted=True)  # g has no weights
     with pytest.raises(ValueError, match="no edge_weight"):
+        NeighborLoader(g, [2], batch_size=10, weighted=True)  # g has no weights
+
+    class Failing(NeighborSampler):
+        def sample_from_nodes(self, seeds, *, seed):
+            if int(seeds[0]) % 7 == 3:
+                raise RuntimeError("boom in the worker")
+            return super().sample_from_nodes(seeds, seed=seed)
+
+    loader = Loader(ItemSampler(torch.arange(200), 1, shuffle=False), Failing(g, [2]), prefetch=2)
+    with pytest.raises(RuntimeError, match="boom in the worker"):
         list(loader)
     before = threading.active_count()
     loader = NeighborLoader(g, [2], batch_size=1, prefetch=2)
@@ -82,7 +96,7 @@ def test_worker_errors_reach_the_consumer_and_early_exit():
 def test_progress_bar_runs():
     pytest.importorskip("tqdm")
     loader = NeighborLoader(graph(), [2], batch_size=100, progress=True, seed=0)
-    assert sum(b.batch_size for b in loader) == 200
+    assert sum(b.extra['batch_size'] for b in loader) == 200
 
 
 def test_bad_input():

@@ -6,7 +6,7 @@ import gnnkit
 from gnnkit.nn.sage_conv import SAGEConv
 from gnnkit.sampling import sample_neighbors
 from gnnkit.nn import gcn_norm
-from gnnkit.sampling.minibatch import MiniBatchGNN
+from gnnkit.nn import MiniBatchGNN
 
 
 def graph(n=60, e=300, seed=0, undirected=False):

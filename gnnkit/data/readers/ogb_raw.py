@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gnnkit.data.errors import DatasetError
+from gnnkit.data.errors import DatasetError, check_alloc
 from gnnkit.data.readers.csv import as_float, as_int, as_labels, find_csv, iter_csv, read_csv
 from gnnkit.data.readers.npz import NpzArchive
 
@@ -155,8 +155,12 @@ class OgbRaw:
         return a
 
     def num_node_list(self) -> np.ndarray:
-        """``int64 [G]``: nodes of each graph."""
-        return self._counts("num-node-list", "num_nodes_list")
+        """``int64 [G]``: nodes of each graph (their sum must fit an int64 ``indptr`` in memory:
+        a forged count raises instead of allocating)."""
+        a = self._counts("num-node-list", "num_nodes_list")
+        check_alloc(8 * (int(a.sum()) + 1), f"an indptr for the {int(a.sum()):,} nodes of "
+                    "num-node-list", self.raw)
+        return a
 
     def num_edge_list(self) -> np.ndarray:
         """``int64 [G]``: edges of each graph."""
