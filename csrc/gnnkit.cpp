@@ -7,7 +7,10 @@
 // Graph convention (see gnnkit/graph.py): CSR grouped by destination.  `rowptr` is int64 [N_dst+1],
 // `col` (int32 or int64) [E] holds the source of each arc, so row i lists the arcs j -> i.
 // Optional transposed CSR (`t_rowptr` [N_src+1], `t_col` [E] destinations, `t_perm` [E] int64 CSR
-// positions) is passed along so that backward passes can pull instead of scatter.
+// positions) is passed along so that backward passes can pull instead of scatter (spmm_sum and
+// sddmm get it from gnnkit/ops/_library.py's transpose cache instead of their schema).
+// Every kernel checks its arguments with the one check function of its op (csrc/op_checks.h,
+// built on csrc/checks.h) before reading memory; CPU and CUDA call the same function.
 #include <Python.h>
 #include <torch/library.h>
 #include <torch/version.h>
@@ -15,15 +18,13 @@
 TORCH_LIBRARY(gnnkit, m) {
   // out[i,h,:] = s_i * sum_{k in row i} value[k,h] * x[col[k],h,:];  s_i = 1/deg(i) if mean else 1.
   // value: None (all ones) or [E, H];  x: [N_src, H, D].
-  m.def("spmm_sum(Tensor rowptr, Tensor col, Tensor? value, Tensor x, bool mean, "
-        "Tensor? t_rowptr=None, Tensor? t_col=None, Tensor? t_perm=None) -> Tensor");
+  m.def("spmm_sum(Tensor rowptr, Tensor col, Tensor? value, Tensor x, bool mean) -> Tensor");
   // out[i,f] = max/min_{k in row i} value[k] * x[col[k], f]; arg = arg-extreme CSR position or -1.
   m.def("spmm_arg(Tensor rowptr, Tensor col, Tensor? value, Tensor x, str reduce) -> (Tensor, Tensor)");
   m.def("spmm_arg_backward(Tensor col, Tensor? value, Tensor x, Tensor grad_out, Tensor arg, "
         "bool need_x, bool need_value) -> (Tensor, Tensor)");
   // out[k,h] = <a[dst(k),h,:], b[col[k],h,:]>;  a: [N_dst, H, D], b: [N_src, H, D] -> [E, H].
-  m.def("sddmm(Tensor rowptr, Tensor col, Tensor a, Tensor b, "
-        "Tensor? t_rowptr=None, Tensor? t_col=None, Tensor? t_perm=None) -> Tensor");
+  m.def("sddmm(Tensor rowptr, Tensor col, Tensor a, Tensor b) -> Tensor");
   // Softmax of scores [E, H] over the arcs of each destination row.
   m.def("edge_softmax(Tensor rowptr, Tensor scores) -> Tensor");
   m.def("edge_softmax_backward(Tensor rowptr, Tensor out, Tensor grad_out) -> Tensor");

@@ -30,22 +30,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import triad_gbps  # noqa: E402
 from gnnkit.graphlevel import GraphDataset, GraphLoader  # noqa: E402
 from gnnkit.nn.gin import GIN  # noqa: E402
-
-
-def triad_gbps(n=20_000_000, repeat=3):
-    b = np.ones(n, dtype=np.float32)
-    c = np.ones(n, dtype=np.float32)
-    a = np.empty_like(b)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.multiply(c, 2.0, out=a)
-        np.add(a, b, out=a)
-        best = min(best, time.perf_counter() - t0)
-    return 5 * n * 4 / best / 1e9
 
 
 def make_graphs(G: int, seed: int = 0):
@@ -131,7 +120,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from torch_geometric.loader import DataLoader
 
-    print(f"load {os.getloadavg()}  triad {triad_gbps():.1f} GB/s  threads {args.threads}", flush=True)
+    print(f"load {os.getloadavg()}  triad {triad_gbps(20_000_000):.1f} GB/s  threads {args.threads}", flush=True)
     n, m, src, dst, x, ea, y = make_graphs(args.graphs)
     ds = GraphDataset.from_coo(src, dst, n, m, torch.from_numpy(y), x=torch.from_numpy(x).float(),
                                edge_attr=torch.from_numpy(ea), add_reverse=True,

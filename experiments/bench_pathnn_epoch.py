@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=None)
     ap.add_argument("--no-dedupe", dest="dedupe", action="store_false")
     ap.add_argument("--workers", type=int, default=0, help="collating processes")
+    ap.add_argument("--prefetch", type=int, default=0, help="batches collated ahead in a thread")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     K, bs, dist = (5, 8, True) if args.model == "ap" else (11, 32, False)
@@ -42,7 +43,8 @@ def main(argv=None) -> int:
     model = PathNN(1, 64, 10, K, mode=args.model, batch_norm=False, encode_distances=dist,
                    l2_norm=dist, dedupe=args.dedupe)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loader = GraphLoader(ds, batch_size=bs, shuffle=True, extras=[cache], num_workers=args.workers)
+    loader = GraphLoader(ds, batch_size=bs, shuffle=True, extras=[cache], num_workers=args.workers,
+                         prefetch=args.prefetch)
     rows = []
     for epoch in (1, 2):
         inner = 0.0
@@ -58,7 +60,7 @@ def main(argv=None) -> int:
                      "outside_share": 1 - inner / total})
         print(f"epoch {epoch}: {total:.2f} s, forward+backward {inner:.2f} s, outside "
               f"{100 * (1 - inner / total):.1f} %  load {os.getloadavg()[0]:.1f}", flush=True)
-    res = {"model": f"pathnn-{args.model}", "K": K, "batch_size": bs, "workers": args.workers, "cache_loaded": cache.loaded,
+    res = {"model": f"pathnn-{args.model}", "K": K, "batch_size": bs, "workers": args.workers, "prefetch": args.prefetch, "cache_loaded": cache.loaded,
            "cache_s": t_cache, "epochs": rows, "second_epoch_outside_share": rows[1]["outside_share"],
            "load": os.getloadavg()[0]}
     print("RESULT " + json.dumps(res))

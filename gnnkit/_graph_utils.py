@@ -158,11 +158,37 @@ def sort_perm(dst: Tensor, src: Tensor, num_nodes: int) -> Tensor:
     return perm[torch.sort(dst[perm], stable=True).indices]
 
 
-def counts_to_indptr(index: Tensor, num_nodes: int) -> Tensor:
-    """int64 ``indptr`` [N + 1] from the (sorted or not) row id of every entry."""
-    indptr = torch.zeros(num_nodes + 1, dtype=torch.int64, device=index.device)
+def _alloc(what: str, make, nbytes: int):
+    """Run ``make()``; an allocation failure becomes ``torch.OutOfMemoryError`` naming ``what``."""
+    try:
+        return make()
+    except RuntimeError as e:
+        if isinstance(e, torch.OutOfMemoryError) or "allocate" not in str(e):
+            raise
+        raise torch.OutOfMemoryError(f"cannot allocate {what} ({nbytes} bytes): {e}") from None
+
+
+def counts_to_indptr(index: Tensor, num_nodes: int, name: str = "index", check: bool = True) -> Tensor:
+    """int64 ``indptr`` [N + 1] from the (sorted or not) row id of every entry.
+
+    Raises IndexError naming ``name``, the position and the value of an id outside
+    ``[0, num_nodes)`` (``bincount`` would otherwise fail with a plain RuntimeError or return a
+    longer count), and ``torch.OutOfMemoryError`` naming the size when ``[N + 1]`` cannot be
+    allocated.  ``check=False`` skips the id check (ids already validated, e.g. by a C++ op; also
+    keeps the function traceable without data-dependent branches)."""
+    if num_nodes < 0:
+        raise ValueError(f"counts_to_indptr: num_nodes must be >= 0, got {num_nodes}")
+    if check and index.numel():
+        lo, hi = torch.aminmax(index)
+        if int(lo) < 0 or int(hi) >= num_nodes:
+            pos = int(((index < 0) | (index >= num_nodes)).nonzero()[0, 0])
+            raise IndexError(f"{name}[{pos}] = {int(index[pos])} is out of range [0, {num_nodes})")
+    indptr = _alloc(f"indptr [{num_nodes + 1}]",
+                    lambda: torch.zeros(num_nodes + 1, dtype=torch.int64, device=index.device), 8 * (num_nodes + 1))
     if num_nodes > 0:
-        torch.cumsum(torch.bincount(index, minlength=num_nodes), 0, out=indptr[1:])
+        counts = _alloc(f"bincount of '{name}' [{num_nodes}]",
+                        lambda: torch.bincount(index, minlength=num_nodes), 8 * num_nodes)
+        torch.cumsum(counts, 0, out=indptr[1:])
     return indptr
 
 
@@ -190,16 +216,25 @@ def row_index(indptr: Tensor, num_edges: int | None = None) -> Tensor:
                                    indptr.diff(), output_size=num_edges)
 
 
-def csr_transpose(indptr: Tensor, indices: Tensor, num_src: int):
+def csr_transpose(indptr: Tensor, indices: Tensor, num_src: int, check: bool = True):
     """Transpose of a destination-major CSR: ``(t_indptr, t_indices, t_perm)`` grouped by source.
 
     ``t_perm[t]`` is the CSR position of transposed entry ``t``.  The sort is stable, so the
     arcs of one source keep increasing CSR order (ascending destinations): deterministic.
     """
     src = indices.to(torch.int64)
+    t_indptr = counts_to_indptr(src, num_src, "indices", check)  # checks the ids first
+    if not check:
+        pass
+    elif indptr.dim() != 1 or indptr.numel() < 1:
+        raise ValueError(f"csr_transpose: 'indptr' must have shape [N + 1] with at least one entry, got "
+                         f"{tuple(indptr.shape)}")
+    elif int(indptr[0]) != 0 or int(indptr[-1]) != indices.numel() or bool((indptr.diff() < 0).any()):
+        raise ValueError("csr_transpose: 'indptr' must start at 0, never decrease and end at "
+                         f"len(indices) = {indices.numel()}")
     perm = torch.sort(src, stable=True).indices
     dst = row_index(indptr, indices.numel())
-    return counts_to_indptr(src, num_src), dst[perm].to(indices.dtype), perm
+    return t_indptr, dst[perm].to(indices.dtype), perm
 
 
 def self_loop_arcs(src: Tensor, dst: Tensor, num_nodes: int, edge_weight, fill_value,

@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "checks.h"
+#include "op_checks.h"
 #include "parallel.h"
 #include "cpu/huge_pages.h"
 #include "cpu/vec.h"
@@ -27,31 +27,14 @@
 namespace gnnkit {
 namespace {
 
-struct GatShapes {
-  int64_t N, Ns, E, H, D;
-};
-
-GatShapes check_gat(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x,
-                    const at::Tensor& a_src, const at::Tensor& a_dst, double slope, double p) {
-  const int64_t N = check_csr(rowptr, col);
-  check_float_dtype(x, "x");
-  check_dim(x, 3, "x", "[num_src_nodes, heads, channels]");
-  check_dim(a_src, 2, "alpha_src", "[num_src_nodes, heads]");
-  check_dim(a_dst, 2, "alpha_dst", "[num_dst_nodes, heads]");
-  for (auto* t : {&x, &a_src, &a_dst}) check_same_device(*t, rowptr, "x/alpha", "rowptr");
-  TORCH_CHECK_VALUE(a_src.size(0) == x.size(0) && a_src.size(1) == x.size(1),
-                    "gnnkit: alpha_src must have shape [num_src_nodes, heads] = [", x.size(0), ", ",
-                    x.size(1), "], got ", shape_str(a_src));
-  TORCH_CHECK_VALUE(a_dst.size(0) == N && a_dst.size(1) == x.size(1),
-                    "gnnkit: alpha_dst must have shape [num_dst_nodes, heads] = [", N, ", ", x.size(1),
-                    "], got ", shape_str(a_dst));
-  TORCH_CHECK_TYPE(a_src.scalar_type() == x.scalar_type() && a_dst.scalar_type() == x.scalar_type(),
-                   "gnnkit: x, alpha_src and alpha_dst must share a dtype, got ", x.scalar_type(), ", ",
-                   a_src.scalar_type(), ", ", a_dst.scalar_type());
-  TORCH_CHECK_VALUE(p >= 0.0 && p < 1.0, "gnnkit: attention dropout must be in [0, 1), got ", p);
-  TORCH_CHECK_VALUE(std::isfinite(slope), "gnnkit: negative_slope must be finite, got ", slope);
-  check_csr_ends_cpu(rowptr, col.numel());
-  return {N, x.size(0), col.numel(), x.size(1), x.size(2)};
+// True when every element of the contiguous tensor t is finite (one parallel pass).
+bool all_finite(const at::Tensor& t) {
+  bool ok = true;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t.scalar_type(), "gat_all_finite", [&] {
+    const scalar_t* p = t.data_ptr<scalar_t>();
+    ok = first_bad(t.numel(), [&](int64_t k) { return !std::isfinite(static_cast<double>(p[k])); }) == t.numel();
+  });
+  return ok;
 }
 
 template <typename acc_t>
@@ -61,18 +44,21 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cpu(
     const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x_in, const at::Tensor& as_in,
     const at::Tensor& ad_in, double slope_d, double p_d, int64_t seed, const c10::optional<at::Tensor>&,
     const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&) {
-  const auto S = check_gat(rowptr, col, x_in, as_in, ad_in, slope_d, p_d);
-  auto x = x_in.contiguous();
-  auto as = as_in.contiguous();
-  auto ad = ad_in.contiguous();
+  const auto S = check_gat(rowptr, col, x_in, as_in, ad_in, slope_d, p_d);  // csrc/op_checks.h
+  const auto& x = S.x;
+  const auto& as = S.a_src;
+  const auto& ad = S.a_dst;
   const int64_t N = S.N, Ns = S.Ns, E = S.E, H = S.H, D = S.D, F = H * D;
-  auto out = at::empty({N, H, D}, x.options());  // every row is written below (empty rows: 0)
+  auto out = alloc("out", {N, H, D}, x.options());  // every row is written below (empty rows: 0)
   advise_huge_pages(out);
-  auto lse = at::zeros({N, H}, x.options().dtype(at::toOpMathType(x.scalar_type())));
-  const int64_t* rp = rowptr.data_ptr<int64_t>();
+  auto lse = alloc_zeros("lse", {N, H}, x.options().dtype(at::toOpMathType(x.scalar_type())));
+  // A dropped arc (mask 0) adds nothing -- unless x holds inf/NaN, where torch's 0 * x[j] is NaN:
+  // then nothing is skipped, so the result matches the unfused computation.
+  const bool can_skip = p_d > 0 && all_finite(x);
+  const int64_t* rp = S.csr.rowptr.data_ptr<int64_t>();
   const float p = static_cast<float>(p_d);
-  AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "gat_attention_cpu", [&] {
-    const index_t* cp = col.data_ptr<index_t>();
+  AT_DISPATCH_INDEX_TYPES(S.csr.col.scalar_type(), "gat_attention_cpu", [&] {
+    const index_t* cp = S.csr.col.data_ptr<index_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "gat_attention_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
       const acc_t slope = static_cast<acc_t>(slope_d);
@@ -83,9 +69,9 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cpu(
       acc_t* lp = lse.data_ptr<acc_t>();
       parallel_rows(rp, N, [&](int64_t r0, int64_t r1) {
         std::vector<acc_t> mx(H), sum(H), acc(F);
+        std::vector<char> poisoned(H);
         for (int64_t i = r0; i < r1; ++i) {
           const int64_t lo = rp[i], hi = rp[i + 1];
-          if (lo < 0 || hi < lo || hi > E) bad_row(i, lo, hi, E);
           if (lo == hi) {
             std::fill(op + i * F, op + (i + 1) * F, scalar_t(0));
             for (int64_t h = 0; h < H; ++h) lp[i * H + h] = acc_t(0);
@@ -94,13 +80,18 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cpu(
           std::fill(mx.begin(), mx.end(), -std::numeric_limits<acc_t>::infinity());
           std::fill(sum.begin(), sum.end(), acc_t(0));
           std::fill(acc.begin(), acc.end(), acc_t(0));
+          std::fill(poisoned.begin(), poisoned.end(), 0);
           for (int64_t k = lo; k < hi; ++k) {  // pass 1: row max of scores (cheap: H floats per arc)
             const int64_t j = cp[k];
-            if (j < 0 || j >= Ns) bad_col(k, j, Ns);
-            for (int64_t h = 0; h < H; ++h)
-              mx[h] = std::max(mx[h], leaky<acc_t>(static_cast<acc_t>(adp[i * H + h]) +
-                                                   static_cast<acc_t>(asp[j * H + h]), slope));
+            for (int64_t h = 0; h < H; ++h) {
+              const acc_t e = leaky<acc_t>(static_cast<acc_t>(adp[i * H + h]) + static_cast<acc_t>(asp[j * H + h]), slope);
+              if (e != e) poisoned[h] = 1;
+              else if (e > mx[h]) mx[h] = e;
+            }
           }
+          // torch.softmax semantics: a NaN or +inf score, or all scores -inf, makes the row NaN
+          for (int64_t h = 0; h < H; ++h)
+            if (std::isinf(mx[h])) poisoned[h] = 1;
           for (int64_t k = lo; k < hi; ++k) {  // pass 2: exp-weights and weighted feature sum
             const int64_t j = cp[k];
             if (k + 2 < hi) {
@@ -113,13 +104,18 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cpu(
                                                     static_cast<acc_t>(asp[j * H + h]), slope) - mx[h]);
               sum[h] += w;
               const acc_t wm = w * dropout_scale(static_cast<uint64_t>(seed), k * H + h, p);
-              if (wm == 0) continue;
+              if (wm == 0 && can_skip) continue;
               acc_t* ah = acc.data() + h * D;
               const scalar_t* xh = xr + h * D;
               axpy<acc_t, scalar_t>(ah, wm, xh, D);
             }
           }
           for (int64_t h = 0; h < H; ++h) {
+            if (poisoned[h]) {
+              lp[i * H + h] = std::numeric_limits<acc_t>::quiet_NaN();
+              for (int64_t d = 0; d < D; ++d) op[i * F + h * D + d] = std::numeric_limits<scalar_t>::quiet_NaN();
+              continue;
+            }
             lp[i * H + h] = mx[h] + std::log(sum[h]);
             const acc_t inv = acc_t(1) / sum[h];
             for (int64_t d = 0; d < D; ++d) op[i * F + h * D + d] = static_cast<scalar_t>(acc[h * D + d] * inv);
@@ -136,39 +132,30 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cpu(
     const at::Tensor& t_col, const at::Tensor& t_perm, const at::Tensor& x_in, const at::Tensor& as_in,
     const at::Tensor& ad_in, const at::Tensor& out_in, const at::Tensor& lse_in, const at::Tensor& g_in,
     double slope_d, double p_d, int64_t seed) {
-  const auto S = check_gat(rowptr, col, x_in, as_in, ad_in, slope_d, p_d);
+  const auto B = check_gat_backward(rowptr, col, t_rowptr, t_col, t_perm, x_in, as_in, ad_in, out_in, lse_in,
+                                    g_in, slope_d, p_d);  // csrc/op_checks.h
+  const auto& S = B.fwd;
   const int64_t N = S.N, Ns = S.Ns, E = S.E, H = S.H, D = S.D, F = H * D;
-  TORCH_CHECK_VALUE(check_csr(t_rowptr, t_col) == Ns && t_col.numel() == E,
-                    "gnnkit: transposed CSR must have ", Ns, " rows and ", E, " arcs, got t_rowptr ",
-                    shape_str(t_rowptr), ", t_col ", shape_str(t_col));
-  TORCH_CHECK_VALUE(t_perm.scalar_type() == at::kLong && t_perm.dim() == 1 && t_perm.numel() == E,
-                    "gnnkit: t_perm must be int64 [", E, "], got ", shape_str(t_perm), " ",
-                    t_perm.scalar_type());
-  TORCH_CHECK_VALUE(t_col.scalar_type() == col.scalar_type(), "gnnkit: t_col and col dtypes differ");
-  check_csr_ends_cpu(t_rowptr, E);
-  for (auto* t : {&out_in, &g_in})
-    TORCH_CHECK_VALUE(t->sizes() == at::IntArrayRef({N, H, D}), "gnnkit: out/grad_out must have shape [",
-                      N, ", ", H, ", ", D, "], got ", shape_str(*t));
-  TORCH_CHECK_VALUE(lse_in.sizes() == at::IntArrayRef({N, H}), "gnnkit: lse must have shape [", N, ", ",
-                    H, "], got ", shape_str(lse_in));
-  auto x = x_in.contiguous();
-  auto as = as_in.contiguous();
-  auto ad = ad_in.contiguous();
-  auto g = g_in.contiguous().to(x.scalar_type());
-  auto outc = out_in.contiguous();
-  auto lse = lse_in.contiguous().to(at::toOpMathType(x.scalar_type()));
+  const auto& x = S.x;
+  const auto& as = S.a_src;
+  const auto& ad = S.a_dst;
+  const auto& g = B.grad_out;
+  const auto& outc = B.out;
+  const auto& lse = B.lse;
   // every row of each gradient is written exactly once below
-  auto gx = at::empty_like(x);
+  auto gx = alloc("grad_x", x.sizes(), x.options());
   advise_huge_pages(gx);
-  auto gas = at::empty_like(as);
-  auto gad = at::empty_like(ad);
-  const int64_t* rp = rowptr.data_ptr<int64_t>();
-  const int64_t* trp = t_rowptr.data_ptr<int64_t>();
-  const int64_t* tpp = t_perm.data_ptr<int64_t>();
+  auto gas = alloc("grad_alpha_src", as.sizes(), as.options());
+  auto gad = alloc("grad_alpha_dst", ad.sizes(), ad.options());
+  const int64_t* rp = S.csr.rowptr.data_ptr<int64_t>();
+  const int64_t* trp = B.t.t_rowptr.data_ptr<int64_t>();
+  const int64_t* tpp = B.t.t_perm.data_ptr<int64_t>();
+  // dropped arcs are skipped only when no 0 * inf can arise (see the forward)
+  const bool can_skip = p_d > 0 && all_finite(x) && all_finite(g);
   const float p = static_cast<float>(p_d);
-  AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "gat_attention_backward_cpu", [&] {
-    const index_t* cp = col.data_ptr<index_t>();
-    const index_t* tcp = t_col.data_ptr<index_t>();
+  AT_DISPATCH_INDEX_TYPES(S.csr.col.scalar_type(), "gat_attention_backward_cpu", [&] {
+    const index_t* cp = S.csr.col.data_ptr<index_t>();
+    const index_t* tcp = B.t.t_col.data_ptr<index_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "gat_attention_backward_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
       const acc_t slope = static_cast<acc_t>(slope_d);
@@ -180,11 +167,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cpu(
       const acc_t* lp = lse.data_ptr<acc_t>();
       // Per destination i and head h, packed so that pass B gets them with one or two cache
       // lines per arc: [alpha_dst[i,h], lse[i,h], delta[i,h] = <g[i,h,:], out[i,h,:]>].
-      std::unique_ptr<acc_t[]> node(new acc_t[N * 3 * H]);  // fully written below
+      auto node_buf = alloc_vector<acc_t>("gat backward node terms [N, 3, H]", checked_mul(N, 3 * H, "node terms"));
+      acc_t* const node_p = node_buf.data();  // fully written below
       at::parallel_for(0, N, 1024, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i)
           for (int64_t h = 0; h < H; ++h) {
-            acc_t* nd = node.get() + (i * 3 * H) + 3 * h;
+            acc_t* nd = node_p + (i * 3 * H) + 3 * h;
             nd[0] = static_cast<acc_t>(adp[i * H + h]);
             nd[1] = lp[i * H + h];
             nd[2] = dot<acc_t, scalar_t>(gp + i * F + h * D, outp + i * F + h * D, D);
@@ -195,12 +183,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cpu(
       // rather than keeping two [E, H] buffers: the recomputation is cheaper than their memory
       // (2 E H floats, 0.7 GB at 10M arcs x 8 heads) and their random reads in pass B.
       auto arc_t = [&](int64_t i, int64_t j, int64_t k, int64_t h, acc_t& alpha_m) -> acc_t {
-        const acc_t* nd = node.get() + (i * 3 * H) + 3 * h;
+        const acc_t* nd = node_p + (i * 3 * H) + 3 * h;
         const acc_t raw = nd[0] + static_cast<acc_t>(asp[j * H + h]);
         const acc_t alpha = std::exp(leaky<acc_t>(raw, slope) - nd[1]);
         const acc_t m = dropout_scale(static_cast<uint64_t>(seed), k * H + h, p);
         alpha_m = alpha * m;
-        const acc_t gx_dot = m != 0 ? dot<acc_t, scalar_t>(gp + i * F + h * D, xp + j * F + h * D, D) : acc_t(0);
+        const acc_t gx_dot = (m != 0 || !can_skip) ? dot<acc_t, scalar_t>(gp + i * F + h * D, xp + j * F + h * D, D)
+                                                   : acc_t(0);
         return alpha * (m * gx_dot - nd[2]) * (raw > 0 ? acc_t(1) : slope);
       };
       // Pass A (rows = destinations): grad_a_dst[i] is the row sum of t.
@@ -245,13 +234,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cpu(
               const int64_t in = tcp[t + 3];
               if (in >= 0 && in < N) {
                 prefetch_row(gp + in * F, F);
-                prefetch_row(node.get() + in * 3 * H, 3 * H);
+                prefetch_row(node_p + in * 3 * H, 3 * H);
               }
             }
             for (int64_t h = 0; h < H; ++h) {
               acc_t am;
               s[h] += arc_t(i, j, k, h, am);
-              if (am != 0) axpy<acc_t, scalar_t>(acc.data() + h * D, am, gp + i * F + h * D, D);
+              if (am != 0 || !can_skip) axpy<acc_t, scalar_t>(acc.data() + h * D, am, gp + i * F + h * D, D);
             }
           }
           for (int64_t h = 0; h < H; ++h) gasp[j * H + h] = static_cast<scalar_t>(s[h]);

@@ -34,7 +34,7 @@ at::Tensor gather_rows_cpu(const at::Tensor& src, const at::Tensor& index_in) {
   check_index_dtype(index_in, "index");
   check_dim(index_in, 1, "index", "[M]");
   // rows must be contiguous blocks (any row stride): the trailing dims are dense
-  const at::Tensor row0 = src.dim() > 1 ? src.select(0, 0) : at::Tensor();
+  const at::Tensor row0 = src.dim() > 1 && src.size(0) > 0 ? src.select(0, 0) : at::Tensor();  // [0, F]: no row
   TORCH_CHECK_VALUE(src.dim() == 1 || src.size(0) == 0 || row0.is_contiguous(),
                     "gnnkit: gather_rows: each row of 'src' must be contiguous, got strides ", src.strides());
   const int64_t N = src.size(0);
@@ -46,7 +46,7 @@ at::Tensor gather_rows_cpu(const at::Tensor& src, const at::Tensor& index_in) {
                       " is out of range for 'src' with ", N, " rows");
   auto sizes = src.sizes().vec();
   sizes[0] = M;
-  at::Tensor out = at::empty(sizes, src.options().memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor out = alloc("out", sizes, src.options().memory_format(at::MemoryFormat::Contiguous));  // typed OOM
   if (M == 0 || out.numel() == 0) return out;
   advise_huge_pages(out);  // before the first touch
   const int64_t row_bytes = out.nbytes() / M;

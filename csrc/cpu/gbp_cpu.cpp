@@ -35,7 +35,7 @@
 #include <utility>
 #include <vector>
 
-#include "checks.h"
+#include "op_checks.h"
 #include "parallel.h"
 #include "rng.h"
 
@@ -66,22 +66,23 @@ constexpr uint64_t kGbpWalkDomain = 0x6762705f77616c6bULL;  // "gbp_walk": decor
 // The level weights w_0..w_L as a contiguous float64 tensor, after checking them and r.
 at::Tensor check_weights(const at::Tensor& weights, double r, const char* op) {
   check_float_dtype(weights, "weights");
+  check_cpu(weights, op, "weights");
   check_dim(weights, 1, "weights", "[num_levels + 1]");
   TORCH_CHECK_VALUE(weights.numel() >= 1, "gnnkit: ", op, ": 'weights' needs at least one entry (w_0)");
   TORCH_CHECK_VALUE(r >= 0 && r <= 1, "gnnkit: ", op, ": r must be in [0, 1], got ", r);
   return weights.to(at::kDouble).contiguous();
 }
 
-void check_targets(const at::Tensor& targets, int64_t N, const at::Tensor& rowptr) {
-  TORCH_CHECK_TYPE(targets.scalar_type() == at::kLong, "gnnkit: 'targets' must be int64, got ",
-                   targets.scalar_type());
-  check_dim(targets, 1, "targets", "[num_targets]");
-  check_same_device(targets, rowptr, "targets", "rowptr");
-  const int64_t* tp = targets.data_ptr<int64_t>();
-  for (int64_t i = 0; i < targets.numel(); ++i) {
-    TORCH_CHECK_INDEX(tp[i] >= 0 && tp[i] < N, "gnnkit: targets[", i, "] = ", tp[i],
-                      " is out of range [0, ", N, ")");
-  }
+// targets: int64 [T] node ids in [0, N); returns the contiguous tensor.
+at::Tensor check_targets(const at::Tensor& targets_in, int64_t N, const at::Tensor& rowptr) {
+  check_defined(targets_in, "targets");
+  TORCH_CHECK_TYPE(targets_in.scalar_type() == at::kLong, "gnnkit: 'targets' must be int64, got ",
+                   targets_in.scalar_type());
+  check_dim(targets_in, 1, "targets", "[num_targets]");
+  check_same_device(targets_in, rowptr, "targets", "rowptr");
+  auto targets = contiguous_arg(targets_in, "targets");
+  check_ids(targets, N, "targets");
+  return targets;
 }
 
 // d = max(in-degree, 1) and its powers, computed on the fly (no [N] double arrays: at 50M nodes
@@ -109,13 +110,17 @@ struct Degrees {
 // a row-major [N, F] array, e.g. a memory-mapped .npy, read in place).
 at::Tensor check_x_block(const at::Tensor& x_in, int64_t N, const char* op) {
   check_float_dtype(x_in, "x");
+  check_cpu(x_in, op, "x");
   check_dim(x_in, 2, "x", "[num_nodes, block_columns]");
   TORCH_CHECK_VALUE(x_in.size(0) == N, "gnnkit: ", op, ": 'x' must have ", N, " rows (one per node), got ",
                     shape_str(x_in));
+  // The contiguity exception of checks.h: a block with unit column stride and a row stride of at
+  // least its width (rows do not overlap) is read in place; anything else (zero or overlapping
+  // strides, strided columns) is copied.
   auto x = x_in;
   if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) x = x.to(at::kFloat);
-  if (x.size(1) > 1 && x.stride(1) != 1) x = x.contiguous();
-  if (x.size(0) > 1 && x.stride(0) < x.size(1)) x = x.contiguous();
+  if (x.size(1) > 1 && x.stride(1) != 1) x = contiguous_arg(x, "x");
+  if (x.size(0) > 1 && x.stride(0) < std::max<int64_t>(x.size(1), 1)) x = contiguous_arg(x, "x");
   return x;
 }
 
@@ -141,20 +146,23 @@ void target_walk_rows(int64_t s, int64_t L, int64_t num_walks, uint64_t useed, c
   for (int64_t k = 0; k < L; ++k) std::sort(vis[k].begin(), vis[k].end());
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_walk_matrix_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_walk_matrix_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                                                    const at::Tensor& targets_in, int64_t L,
                                                                    int64_t num_walks, int64_t seed) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
+  const int64_t N = check_csr(rowptr_in, col_in);
   TORCH_CHECK_VALUE(L >= 0, "gnnkit: gbp_walk_matrix: num_levels must be >= 0, got ", L);
   TORCH_CHECK_VALUE(num_walks >= 0, "gnnkit: gbp_walk_matrix: num_walks must be >= 0, got ", num_walks);
   TORCH_CHECK_VALUE(num_walks < (int64_t(1) << 31), "gnnkit: gbp_walk_matrix: num_walks must be < 2**31, got ",
                     num_walks);
-  check_csr_ends_cpu(rowptr, E);
-  const auto targets = targets_in.contiguous();
-  check_targets(targets, N, rowptr);
+  check_cpu(rowptr_in, "gbp_walk_matrix", "rowptr");
+  const auto targets = check_targets(targets_in, N, rowptr_in);
+  const CsrArg csr = csr_arg(rowptr_in, col_in, N);
+  const at::Tensor& rowptr = csr.rowptr;
+  const at::Tensor& col = csr.col;
+  const int64_t E = csr.num_edges;
   const int64_t T = targets.numel();
-  const int64_t rows = T * L;
+  const int64_t rows = checked_mul(T, L, "walk matrix rows");
+  checked_mul(checked_mul(T, L, "walk matrix"), num_walks, "walk matrix entries");
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const int64_t* tp = targets.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed) ^ kGbpWalkDomain;
@@ -195,7 +203,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_walk_matrix_cpu(const at::Ten
       });
     });
   }
-  auto ptr = at::empty({rows + 1}, rowptr.options());
+  auto ptr = alloc("s_ptr", {rows + 1}, rowptr.options());
   int64_t* pp = ptr.data_ptr<int64_t>();
   pp[0] = 0;
   std::vector<int64_t> p_off(pieces + 1, 0);
@@ -211,8 +219,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_walk_matrix_cpu(const at::Ten
     for (; r < rows; ++r) pp[r + 1] = pp[r];  // no walks: empty rows
   }
   const int64_t nnz = pp[rows];
-  auto node = at::empty({nnz}, rowptr.options());
-  auto count = at::empty({nnz}, rowptr.options().dtype(at::kInt));
+  auto node = alloc("s_node", {nnz}, rowptr.options());
+  auto count = alloc("s_count", {nnz}, rowptr.options().dtype(at::kInt));
   int64_t* np_ = node.data_ptr<int64_t>();
   int32_t* cp_ = count.data_ptr<int32_t>();
   par_for(pieces, nnz / pieces + 1, [&](int64_t q0, int64_t q1) {
@@ -227,40 +235,40 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_walk_matrix_cpu(const at::Ten
 }
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>> gbp_push_cpu(
-    const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x_in, const at::Tensor& targets_in,
+    const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& x_in, const at::Tensor& targets_in,
     const at::Tensor& weights_in, double r, double r_max, const c10::optional<at::Tensor>& t_rowptr_opt,
     const c10::optional<at::Tensor>& t_col_opt) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
+  const int64_t N = check_csr(rowptr_in, col_in);
+  check_cpu(rowptr_in, "gbp_push", "rowptr");
   const auto x = check_x_block(x_in, N, "gbp_push");
   const auto w = check_weights(weights_in, r, "gbp_push");
   TORCH_CHECK_VALUE(r_max >= 0 && std::isfinite(r_max), "gnnkit: gbp_push: r_max must be a finite number >= 0, got ",
                     r_max);
-  check_csr_ends_cpu(rowptr, E);
-  const auto targets = targets_in.contiguous();
-  check_targets(targets, N, rowptr);
+  const auto targets = check_targets(targets_in, N, rowptr_in);
+  const CsrArg csr = csr_arg(rowptr_in, col_in, N);
+  const at::Tensor& rowptr = csr.rowptr;
+  const at::Tensor& col = csr.col;
+  const int64_t E = csr.num_edges;
   const int64_t T = targets.numel();
   const int64_t L = w.numel() - 1;
   const double* wp = w.data_ptr<double>();
-  const bool have_t = t_rowptr_opt.has_value() && t_rowptr_opt->defined() && t_col_opt.has_value() &&
-                      t_col_opt->defined();
+  const at::Tensor t_rowptr_a = opt_arg(t_rowptr_opt), t_col_a = opt_arg(t_col_opt);
+  TORCH_CHECK_VALUE(t_rowptr_a.defined() == t_col_a.defined(), "gnnkit: gbp_push: pass both 't_rowptr' and 't_col' ",
+                    "(the transposed CSR) or neither");
+  const bool have_t = t_rowptr_a.defined();
   at::Tensor t_rowptr, t_col;
   if (have_t) {
-    t_rowptr = *t_rowptr_opt;
-    t_col = *t_col_opt;
-    const int64_t Nt = check_csr(t_rowptr, t_col);
-    TORCH_CHECK_VALUE(Nt == N && t_col.numel() == E, "gnnkit: gbp_push: the transposed CSR has ", Nt, " rows and ",
-                      t_col.numel(), " arcs, expected ", N, " and ", E);
-    TORCH_CHECK_TYPE(t_col.scalar_type() == col.scalar_type(), "gnnkit: gbp_push: 't_col' dtype ",
-                     t_col.scalar_type(), " differs from 'col' dtype ", col.scalar_type());
-    check_csr_ends_cpu(t_rowptr, E);
+    // ranges and offsets only: without t_perm the pairing with (rowptr, col) is not checked
+    const TransposeArg t = transpose_arg(csr, N, t_rowptr_a, t_col_a, nullptr);
+    t_rowptr = t.t_rowptr;
+    t_col = t.t_col;
   }
   TORCH_CHECK_VALUE(N < (int64_t(1) << 31), "gnnkit: gbp_push: graphs with 2**31 nodes or more are not supported "
                     "(int32 node slots), got ", N);
   const int64_t B = x.size(1);
   const int64_t ld = N > 1 ? x.stride(0) : B;
-  auto direct = at::zeros({T, B}, x.options().dtype(at::kDouble));
-  auto thr_t = at::zeros({B}, x.options().dtype(at::kDouble));
+  auto direct = alloc_zeros("direct", {T, B}, x.options().dtype(at::kDouble));
+  auto thr_t = alloc_zeros("thr", {B}, x.options().dtype(at::kDouble));
   std::vector<at::Tensor> res_node(L + 1), res_val(L + 1);
   for (int64_t t = 0; t <= L; ++t) {
     res_node[t] = at::empty({0}, rowptr.options());
@@ -363,7 +371,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>, std::vector<at::Tens
           // Dense regime (the frontier holds half the arcs): Q as a dense [N, B] buffer (zeros off
           // the frontier) and a plain pull into every node with in-arcs, as an exact pass would
           // do; the zeros add nothing, so the sums equal the scatter push's.
-          std::vector<double> Qd(static_cast<size_t>(N) * B, 0.0);
+          auto Qd = alloc_vector<double>("gbp_push dense frontier [N, B]", checked_mul(N, B, "frontier"), 0.0);
           par_for(nf, B, [&](int64_t f0, int64_t f1) {
             for (int64_t f = f0; f < f1; ++f) {
               const int64_t u = front[f];
@@ -465,8 +473,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>, std::vector<at::Tens
         }
         std::vector<int64_t> nfront(nf_c[kChunks]);
         std::vector<double> nQ(nf_c[kChunks] * B);
-        auto rn = at::empty({nr_c[kChunks]}, rowptr.options());
-        auto rv = at::empty({nr_c[kChunks], B}, x.options().dtype(at::kFloat));
+        auto rn = alloc("res_node", {nr_c[kChunks]}, rowptr.options());
+        auto rv = alloc("res_val", {nr_c[kChunks], B}, x.options().dtype(at::kFloat));
         int64_t* rnp = rn.data_ptr<int64_t>();
         float* rvp = rv.data_ptr<float>();
         par_for(kChunks, M / kChunks * B + 1, [&](int64_t q0, int64_t q1) {
@@ -500,24 +508,26 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>, std::vector<at::Tens
   return {direct, thr_t, res_node, res_val};
 }
 
-at::Tensor gbp_correct_cpu(const at::Tensor& rowptr, const at::Tensor& x_in, const at::Tensor& targets_in,
+at::Tensor gbp_correct_cpu(const at::Tensor& rowptr_in, const at::Tensor& x_in, const at::Tensor& targets_in,
                            const at::Tensor& weights_in, double r, const at::Tensor& thr_in, at::TensorList res_node,
                            at::TensorList res_val, const at::Tensor& s_ptr_in, const at::Tensor& s_node_in,
                            const at::Tensor& s_count_in, int64_t num_walks) {
-  TORCH_CHECK_TYPE(rowptr.scalar_type() == at::kLong, "gnnkit: 'rowptr' must be int64, got ", rowptr.scalar_type());
-  check_dim(rowptr, 1, "rowptr", "[num_nodes + 1]");
-  TORCH_CHECK_VALUE(rowptr.numel() >= 1, "gnnkit: 'rowptr' must have at least one entry");
+  // rowptr only gives the degrees here (no col): offsets with any last entry
+  check_defined(rowptr_in, "rowptr");
+  check_cpu(rowptr_in, "gbp_correct", "rowptr");
+  const auto rowptr = contiguous_arg(rowptr_in, "rowptr");
+  check_offsets(rowptr, -1, "rowptr", "");
   const int64_t N = rowptr.numel() - 1;
   const auto x = check_x_block(x_in, N, "gbp_correct");
   const int64_t B = x.size(1);
   const int64_t ld = N > 1 ? x.stride(0) : B;
   const auto w = check_weights(weights_in, r, "gbp_correct");
   TORCH_CHECK_VALUE(num_walks >= 0, "gnnkit: gbp_correct: num_walks must be >= 0, got ", num_walks);
-  const auto targets = targets_in.contiguous();
-  check_targets(targets, N, rowptr);
+  const auto targets = check_targets(targets_in, N, rowptr);
   const int64_t T = targets.numel();
   const int64_t L = w.numel() - 1;
   const double* wp = w.data_ptr<double>();
+  check_float_dtype(thr_in, "thr");
   TORCH_CHECK_VALUE(thr_in.dim() == 1 && thr_in.numel() == B, "gnnkit: gbp_correct: 'thr' must have shape [", B,
                     "], got ", shape_str(thr_in));
   const auto thr_t = thr_in.to(at::kDouble).contiguous();
@@ -527,8 +537,10 @@ at::Tensor gbp_correct_cpu(const at::Tensor& rowptr, const at::Tensor& x_in, con
                     res_val.size(), " (as returned by gbp_push)");
   std::vector<at::Tensor> rn(L + 1), rv(L + 1);
   for (int64_t t = 0; t <= L; ++t) {
-    rn[t] = res_node[t].contiguous();
-    rv[t] = res_val[t].contiguous();
+    check_cpu(res_node[t], "gbp_correct", "res_node");
+    check_cpu(res_val[t], "gbp_correct", "res_val");
+    rn[t] = contiguous_arg(res_node[t], "res_node");
+    rv[t] = contiguous_arg(res_val[t], "res_val");
     TORCH_CHECK_TYPE(rn[t].scalar_type() == at::kLong && rv[t].scalar_type() == at::kFloat,
                      "gnnkit: gbp_correct: residue level ", t, " must be (int64 nodes, float32 values), got (",
                      rn[t].scalar_type(), ", ", rv[t].scalar_type(), ")");
@@ -544,20 +556,26 @@ at::Tensor gbp_correct_cpu(const at::Tensor& rowptr, const at::Tensor& x_in, con
                        s_count_in.scalar_type() == at::kInt,
                    "gnnkit: gbp_correct: the walk matrix must be (int64 ptr, int64 node, int32 count) as "
                    "returned by gbp_walk_matrix");
-  TORCH_CHECK_VALUE(s_ptr_in.dim() == 1 && s_ptr_in.numel() == T * L + 1, "gnnkit: gbp_correct: 's_ptr' must "
-                    "have num_targets * num_levels + 1 = ", T * L + 1, " entries, got ", shape_str(s_ptr_in),
+  for (auto* t : {&thr_in, &s_ptr_in, &s_node_in, &s_count_in}) check_cpu(*t, "gbp_correct", "thr/s_ptr/s_node/s_count");
+  const int64_t rows = checked_mul(T, L, "walk matrix rows");
+  TORCH_CHECK_VALUE(s_ptr_in.dim() == 1 && s_ptr_in.numel() == rows + 1, "gnnkit: gbp_correct: 's_ptr' must "
+                    "have num_targets * num_levels + 1 = ", rows + 1, " entries, got ", shape_str(s_ptr_in),
                     " (walk matrix built for other targets or levels?)");
-  TORCH_CHECK_VALUE(s_node_in.numel() == s_count_in.numel(), "gnnkit: gbp_correct: 's_node' and 's_count' differ "
-                    "in length: ", s_node_in.numel(), " vs ", s_count_in.numel());
-  const auto s_ptr = s_ptr_in.contiguous();
-  const auto s_node = s_node_in.contiguous();
-  const auto s_count = s_count_in.contiguous();
+  TORCH_CHECK_VALUE(s_node_in.dim() == 1 && s_count_in.dim() == 1 && s_node_in.numel() == s_count_in.numel(),
+                    "gnnkit: gbp_correct: 's_node' and 's_count' must be 1-D of one length, got ", shape_str(s_node_in),
+                    " and ", shape_str(s_count_in));
+  // The walk matrix is read through s_ptr: every offset is checked (not only the ends), every node
+  // id and every count (1 <= count <= num_walks) before the first read.
+  const auto s_ptr = contiguous_arg(s_ptr_in, "s_ptr");
+  const auto s_node = contiguous_arg(s_node_in, "s_node");
+  const auto s_count = contiguous_arg(s_count_in, "s_count");
+  check_offsets(s_ptr, s_node.numel(), "s_ptr", "len(s_node)");
+  check_ids(s_node, N, "s_node");
+  check_ids(s_count, checked_add(num_walks, 1, "s_count"), "s_count", 1);
   const int64_t* spp = s_ptr.data_ptr<int64_t>();
   const int64_t* snp = s_node.data_ptr<int64_t>();
   const int32_t* scp = s_count.data_ptr<int32_t>();
-  TORCH_CHECK_VALUE(spp[0] == 0 && spp[T * L] == s_node.numel(), "gnnkit: gbp_correct: 's_ptr' does not match "
-                    "'s_node' (", spp[T * L], " vs ", s_node.numel(), " entries)");
-  auto out = at::zeros({T, B}, x.options().dtype(at::kDouble));
+  auto out = alloc_zeros("out", {T, B}, x.options().dtype(at::kDouble));
   if (T == 0 || B == 0 || L == 0 || num_walks == 0) return out;
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const Degrees deg(rp, r);
@@ -571,14 +589,15 @@ at::Tensor gbp_correct_cpu(const at::Tensor& rowptr, const at::Tensor& x_in, con
     int64_t total = 0;
     for (int64_t t = 1; t < L; ++t) total += rn[t].numel();
     if (total > 0) {
-      umap.assign(N, -1);
+      umap = alloc_vector<int32_t>("gbp_correct residue map [N]", N, -1);
       int64_t U = 0;
       for (int64_t t = 1; t < L; ++t) {
         const int64_t* p = rn[t].data_ptr<int64_t>();
         for (int64_t m = 0; m < rn[t].numel(); ++m)
           if (umap[p[m]] < 0) umap[p[m]] = static_cast<int32_t>(U++);
       }
-      G.assign(U * Lm * B, 0.f);
+      G = alloc_vector<float>("gbp_correct folded residues [U, L-1, B]",
+                              checked_mul(checked_mul(U, Lm, "residues"), B, "residues"), 0.f);
       for (int64_t t = 1; t < L; ++t) {  // ascending t: a fixed order of the sums
         const int64_t* p = rn[t].data_ptr<int64_t>();
         const float* v = rv[t].data_ptr<float>();

@@ -22,7 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "checks.h"
+#include "op_checks.h"
 #include "parallel.h"
 
 namespace gnnkit {
@@ -98,7 +98,8 @@ struct DenseMap {
   int32_t* m;
   int64_t size = 0;
   explicit DenseMap(int64_t N) : m(static_cast<int32_t*>(std::calloc(std::max<int64_t>(N, 1), sizeof(int32_t)))) {
-    TORCH_CHECK(m != nullptr, "gnnkit: neighbor_sample: out of memory allocating a map of ", N, " ids");
+    if (m == nullptr)
+      out_of_memory("neighbor_sample id map", {std::max<int64_t>(N, 1)}, std::max<int64_t>(N, 1) * 4, "calloc failed");
   }
   ~DenseMap() { std::free(m); }
   DenseMap(const DenseMap&) = delete;
@@ -265,60 +266,66 @@ at::Tensor to_tensor(const std::vector<int64_t>& v, at::ScalarType dtype = at::k
   return t;
 }
 
-std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+// Every weight finite and >= 0, checked up front (not only on the rows a sample visits).
+void check_sample_weights(const at::Tensor& weight) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, weight.scalar_type(), "neighbor_sample_weight", [&] {
+    const scalar_t* wp = weight.data_ptr<scalar_t>();
+    const int64_t n = weight.numel();
+    const int64_t k = first_bad(n, [&](int64_t e) {
+      const double v = static_cast<double>(wp[e]);
+      return !(std::isfinite(v) && v >= 0);
+    });
+    TORCH_CHECK_VALUE(k == n, "gnnkit: neighbor_sample: 'weight' must be finite and >= 0, got weight[", k, "] = ",
+                      k < n ? static_cast<double>(wp[k]) : 0.0);
+  });
+}
+
+std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                             const at::Tensor& seeds_in, at::IntArrayRef fanouts,
                                             const c10::optional<at::Tensor>& weight_opt, int64_t seed,
                                             const c10::optional<at::Tensor>& t_rowptr_opt,
                                             const c10::optional<at::Tensor>& t_col_opt,
                                             const c10::optional<at::Tensor>& t_perm_opt) {
-  // ---- validation, before any graph memory is read beyond rowptr's two ends
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  TORCH_CHECK_VALUE(rowptr.device().is_cpu(), "gnnkit: neighbor_sample runs on CPU tensors, got rowptr on ",
-                    rowptr.device());
-  TORCH_CHECK_VALUE(rowptr.is_contiguous() && col.is_contiguous(),
-                    "gnnkit: neighbor_sample needs contiguous 'rowptr' and 'col'");
+  // ---- validation (checks.h), before any graph memory is read
+  const int64_t N = check_csr(rowptr_in, col_in);
+  check_cpu(rowptr_in, "neighbor_sample", "rowptr");
+  check_defined(seeds_in, "seeds");
   check_index_dtype(seeds_in, "seeds");
   check_dim(seeds_in, 1, "seeds", "[num_seeds]");
+  check_cpu(seeds_in, "neighbor_sample", "seeds");
   for (size_t h = 0; h < fanouts.size(); ++h)
     TORCH_CHECK_VALUE(fanouts[h] >= -1, "gnnkit: neighbor_sample: fanouts[", h, "] = ", fanouts[h],
                       " is invalid; use a count >= 0, or -1 for all neighbours");
-  at::Tensor weight;
-  if (weight_opt.has_value() && weight_opt->defined()) {
-    weight = *weight_opt;
+  at::Tensor weight = opt_arg(weight_opt);
+  if (weight.defined()) {
     check_float_dtype(weight, "weight");
-    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == E, "gnnkit: 'weight' must have shape [",
-                      E, "], got ", shape_str(weight));
-    weight = weight.contiguous();
+    check_cpu(weight, "neighbor_sample", "weight");
+    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == col_in.numel(), "gnnkit: 'weight' must have shape [",
+                      col_in.numel(), "], got ", shape_str(weight));
+    weight = contiguous_arg(weight, "weight");
+    check_sample_weights(weight);
   }
-  const bool directed = t_rowptr_opt.has_value() && t_rowptr_opt->defined();
+  const at::Tensor t_rowptr_a = opt_arg(t_rowptr_opt), t_col_a = opt_arg(t_col_opt), t_perm_a = opt_arg(t_perm_opt);
+  const bool directed = t_rowptr_a.defined();
+  TORCH_CHECK_VALUE(directed == t_col_a.defined() && directed == t_perm_a.defined(),
+                    "gnnkit: directed neighbor_sample needs all of t_rowptr, t_col and t_perm (or none)");
+  const CsrArg csr = csr_arg(rowptr_in, col_in, N);
+  const at::Tensor& rowptr = csr.rowptr;
+  const at::Tensor& col = csr.col;
+  const int64_t E = csr.num_edges;
   at::Tensor t_rowptr, t_col, t_perm;
   if (directed) {
-    TORCH_CHECK_VALUE(t_col_opt.has_value() && t_col_opt->defined() && t_perm_opt.has_value() &&
-                      t_perm_opt->defined(), "gnnkit: directed neighbor_sample needs t_rowptr, t_col and t_perm");
-    t_rowptr = *t_rowptr_opt;
-    t_col = *t_col_opt;
-    t_perm = *t_perm_opt;
-    TORCH_CHECK_VALUE(check_csr(t_rowptr, t_col) == N && t_col.numel() == E,
-                      "gnnkit: transposed CSR has ", t_rowptr.numel() - 1, " rows and ", t_col.numel(),
-                      " entries; expected ", N, " and ", E);
-    TORCH_CHECK_TYPE(t_perm.scalar_type() == at::kLong, "gnnkit: 't_perm' must be int64, got ",
-                     t_perm.scalar_type());
-    TORCH_CHECK_VALUE(t_perm.dim() == 1 && t_perm.numel() == E, "gnnkit: 't_perm' must have shape [", E,
-                      "], got ", shape_str(t_perm));
-    TORCH_CHECK_TYPE(t_col.scalar_type() == col.scalar_type(), "gnnkit: 't_col' dtype ", t_col.scalar_type(),
-                     " differs from 'col' dtype ", col.scalar_type());
-    TORCH_CHECK_VALUE(t_rowptr.is_contiguous() && t_col.is_contiguous() && t_perm.is_contiguous(),
-                      "gnnkit: neighbor_sample needs a contiguous transposed CSR");
-    check_csr_ends_cpu(t_rowptr, E);
+    // checked to BE the transpose (t_perm a permutation pairing each entry with its arc): the
+    // e_id / weight of a sampled out-arc are read through t_perm.
+    const TransposeArg t = transpose_arg(csr, N, t_rowptr_a, t_col_a, &t_perm_a);
+    t_rowptr = t.t_rowptr;
+    t_col = t.t_col;
+    t_perm = t.t_perm;
   }
-  check_csr_ends_cpu(rowptr, E);
-  const at::Tensor seeds = seeds_in.to(at::kLong).contiguous();
+  const at::Tensor seeds = contiguous_arg(seeds_in, "seeds").to(at::kLong);
+  check_ids(seeds, N, "seeds");
   const int64_t B = seeds.numel();
   const int64_t* sp = seeds.data_ptr<int64_t>();
-  for (int64_t i = 0; i < B; ++i)
-    TORCH_CHECK_INDEX(sp[i] >= 0 && sp[i] < N, "gnnkit: neighbor_sample: seeds[", i, "] = ", sp[i],
-                      " is out of range for a graph with ", N, " nodes");
   // Upper bound on the sampled nodes: B (1 + f0 + f0 f1 + ...), with -1 counting as N.
   double bound = static_cast<double>(B), layer = static_cast<double>(B);
   for (const int64_t f : fanouts) {
@@ -409,46 +416,48 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr, const at::
 // stream keyed by (seed, hop, 0, keys[i]) -- the arcs neighbor_sample draws for that node at that
 // hop (`node_keys` in sample_hop).  col holds ids in [0, num_src) (global ids).  Returns (cnt [m], src [sum cnt] = col of the
 // chosen arcs, pos [sum cnt] = their CSR positions in this graph).
-std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr, const at::Tensor& col,
+std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                                 const at::Tensor& nodes_in, const at::Tensor& keys_in,
                                                 int64_t num_src, int64_t fanout,
                                                 const c10::optional<at::Tensor>& weight_opt, int64_t seed,
                                                 int64_t hop) {
-  const int64_t R = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  TORCH_CHECK_VALUE(rowptr.device().is_cpu(), "gnnkit: neighbor_sample_hop runs on CPU tensors, got rowptr on ",
-                    rowptr.device());
-  TORCH_CHECK_VALUE(rowptr.is_contiguous() && col.is_contiguous(),
-                    "gnnkit: neighbor_sample_hop needs contiguous 'rowptr' and 'col'");
+  // ---- validation (checks.h), before any graph memory is read
+  const int64_t R = check_csr(rowptr_in, col_in);
+  check_cpu(rowptr_in, "neighbor_sample_hop", "rowptr");
   TORCH_CHECK_VALUE(num_src >= 0, "gnnkit: neighbor_sample_hop: num_src must be >= 0, got ", num_src);
   TORCH_CHECK_VALUE(fanout >= -1, "gnnkit: neighbor_sample_hop: fanout = ", fanout,
                     " is invalid; use a count >= 0, or -1 for all neighbours");
   TORCH_CHECK_VALUE(hop >= 0, "gnnkit: neighbor_sample_hop: hop must be >= 0, got ", hop);
+  check_defined(nodes_in, "nodes");
+  check_defined(keys_in, "keys");
   check_index_dtype(nodes_in, "nodes");
   check_index_dtype(keys_in, "keys");
   check_dim(nodes_in, 1, "nodes", "[m]");
   check_dim(keys_in, 1, "keys", "[m]");
+  check_cpu(nodes_in, "neighbor_sample_hop", "nodes");
+  check_cpu(keys_in, "neighbor_sample_hop", "keys");
   TORCH_CHECK_VALUE(nodes_in.numel() == keys_in.numel(), "gnnkit: neighbor_sample_hop: 'nodes' has ",
                     nodes_in.numel(), " entries but 'keys' has ", keys_in.numel());
-  at::Tensor weight;
-  if (weight_opt.has_value() && weight_opt->defined()) {
-    weight = *weight_opt;
+  at::Tensor weight = opt_arg(weight_opt);
+  if (weight.defined()) {
     check_float_dtype(weight, "weight");
-    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == E, "gnnkit: 'weight' must have shape [",
-                      E, "], got ", shape_str(weight));
-    weight = weight.contiguous();
+    check_cpu(weight, "neighbor_sample_hop", "weight");
+    TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == col_in.numel(), "gnnkit: 'weight' must have shape [",
+                      col_in.numel(), "], got ", shape_str(weight));
+    weight = contiguous_arg(weight, "weight");
+    check_sample_weights(weight);
   }
-  check_csr_ends_cpu(rowptr, E);
-  const at::Tensor nodes = nodes_in.to(at::kLong).contiguous();
-  const at::Tensor keys = keys_in.to(at::kLong).contiguous();
+  const CsrArg csr = csr_arg(rowptr_in, col_in, num_src);  // col holds global ids < num_src
+  const at::Tensor& rowptr = csr.rowptr;
+  const at::Tensor& col = csr.col;
+  const int64_t E = csr.num_edges;
+  const at::Tensor nodes = contiguous_arg(nodes_in, "nodes").to(at::kLong);
+  const at::Tensor keys = contiguous_arg(keys_in, "keys").to(at::kLong);
+  check_ids(nodes, R, "nodes");
+  check_ids(keys, std::numeric_limits<int64_t>::max(), "keys");
   const int64_t m = nodes.numel();
   const int64_t* np_ = nodes.data_ptr<int64_t>();
   const int64_t* kp = keys.data_ptr<int64_t>();
-  for (int64_t i = 0; i < m; ++i) {
-    TORCH_CHECK_INDEX(np_[i] >= 0 && np_[i] < R, "gnnkit: neighbor_sample_hop: nodes[", i, "] = ", np_[i],
-                      " is out of range for a CSR with ", R, " rows");
-    TORCH_CHECK_INDEX(kp[i] >= 0, "gnnkit: neighbor_sample_hop: keys[", i, "] = ", kp[i], " is negative");
-  }
   HopSample s;
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "neighbor_sample_hop_cpu", [&] {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16,

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "checks.h"
+#include "op_checks.h"
 
 namespace gnnkit {
 namespace {
@@ -56,16 +56,16 @@ struct Adj {
   std::vector<int64_t> ptr, nbr;
 };
 
-Adj build_adj(const at::Tensor& rowptr, const at::Tensor& col, int64_t max_len) {
-  const int64_t N = check_csr(rowptr, col);
-  TORCH_CHECK_VALUE(rowptr.device().is_cpu(), "gnnkit: path enumeration runs on the CPU; 'rowptr' is on ",
-                    rowptr.device(), " (move the graph with graph.to('cpu'))");
+Adj build_adj(const at::Tensor& rowptr_in, const at::Tensor& col_in, int64_t max_len) {
+  const int64_t N = check_csr(rowptr_in, col_in);
+  TORCH_CHECK_VALUE(rowptr_in.device().is_cpu(), "gnnkit: path enumeration runs on the CPU; 'rowptr' is on ",
+                    rowptr_in.device(), " (move the graph with graph.to('cpu'))");
   TORCH_CHECK_VALUE(max_len >= 1 && max_len <= kMaxLen, "gnnkit: 'max_len' must be in [1, ", kMaxLen,
                     "], got ", max_len);
-  const int64_t E = col.numel();
-  check_csr_ends_cpu(rowptr, E);
-  auto rp_t = rowptr.contiguous();
-  auto col_l = col.to(at::kLong).contiguous();
+  const CsrArg csr = csr_arg(rowptr_in, col_in, N);  // checks.h: offsets and ids, one pass each
+  const int64_t E = csr.num_edges;
+  auto rp_t = csr.rowptr;
+  auto col_l = csr.col.to(at::kLong);
   const int64_t* rp = rp_t.data_ptr<int64_t>();
   const int64_t* cp = col_l.data_ptr<int64_t>();
   Adj a;
@@ -273,7 +273,8 @@ std::vector<at::Tensor> enumerate_paths_cpu(const at::Tensor& rowptr, const at::
   TORCH_CHECK_VALUE(counts_in.dim() == 2 && counts_in.size(0) == N && counts_in.size(1) == K,
                     "gnnkit: 'counts' must have shape [num_nodes, max_len] = [", N, ", ", K, "], got ",
                     shape_str(counts_in));
-  auto counts = counts_in.contiguous();
+  check_cpu(counts_in, "enumerate_paths", "counts");
+  auto counts = contiguous_arg(counts_in, "counts");
   const int64_t* cnt = counts.data_ptr<int64_t>();
   // offsets[k][s]: first row of start s in the length-(k+1) tensor
   std::vector<std::vector<int64_t>> off(K, std::vector<int64_t>(N + 1, 0));
@@ -287,13 +288,13 @@ std::vector<at::Tensor> enumerate_paths_cpu(const at::Tensor& rowptr, const at::
                         "gnnkit: path counts overflow int64");
       off[k][s + 1] = off[k][s] + c;
     }
-    out.push_back(at::empty({off[k][N], k + 2}, rowptr.options().dtype(at::kLong)));
+    out.push_back(alloc("paths", {off[k][N], k + 2}, rowptr.options().dtype(at::kLong)));
     optr[k] = out.back().data_ptr<int64_t>();
   }
   std::vector<int64_t*> pptr(K, nullptr);
   if (return_parents)
     for (int64_t k = 0; k < K; ++k) {
-      out.push_back(at::empty({off[k][N]}, rowptr.options().dtype(at::kLong)));
+      out.push_back(alloc("parents", {off[k][N]}, rowptr.options().dtype(at::kLong)));
       pptr[k] = out.back().data_ptr<int64_t>();
     }
   if (N == 0) return out;

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "checks.h"
+#include "op_checks.h"
 #include "random_walk.h"
 #include "cpu/walk_errors.h"
 
@@ -97,29 +97,16 @@ int walk_batch(const int64_t* rp, const index_t* col, int64_t N, int64_t E, cons
   return walk::kOk;
 }
 
-at::Tensor random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& start_in,
+at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,
                            int64_t walk_length, double p, double q, double restart_prob, int64_t seed) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  check_index_dtype(start_in, "start");
-  check_dim(start_in, 1, "start", "[num_walks]");
-  check_same_device(start_in, rowptr, "start", "rowptr");
-  TORCH_CHECK_VALUE(walk_length >= 0, "gnnkit: random_walk: walk_length must be >= 0, got ", walk_length);
-  TORCH_CHECK_VALUE(p > 0 && std::isfinite(p), "gnnkit: random_walk: p must be a positive finite number, got ", p);
-  TORCH_CHECK_VALUE(q > 0 && std::isfinite(q), "gnnkit: random_walk: q must be a positive finite number, got ", q);
-  TORCH_CHECK_VALUE(restart_prob >= 0 && restart_prob <= 1, "gnnkit: random_walk: restart_prob must be in [0, 1], got ",
-                    restart_prob);
-  TORCH_CHECK_VALUE(restart_prob == 0 || (p == 1 && q == 1),
-                    "gnnkit: random_walk: walks with restart are uniform; p and q must be 1, got p=", p, ", q=", q);
-  check_csr_ends_cpu(rowptr, E);
-  const auto start = start_in.to(at::kLong).contiguous();
+  const auto A = check_random_walk(rowptr_in, col_in, start_in, walk_length, p, q, restart_prob);  // op_checks.h
+  const at::Tensor& rowptr = A.csr.rowptr;
+  const at::Tensor& col = A.csr.col;
+  const at::Tensor& start = A.start;
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges;
   const int64_t W = start.numel();
   const int64_t* sp = start.data_ptr<int64_t>();
-  for (int64_t i = 0; i < W; ++i) {
-    TORCH_CHECK_INDEX(sp[i] >= 0 && sp[i] < N, "gnnkit: random_walk: start[", i, "] = ", sp[i],
-                      " is out of range [0, ", N, ")");
-  }
-  auto out = at::empty({W, walk_length + 1}, start.options());
+  auto out = alloc("walks", {W, walk_length + 1}, start.options());
   if (W == 0) return out;
 
   walk::Params P;

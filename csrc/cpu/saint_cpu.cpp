@@ -13,33 +13,26 @@
 #include <torch/library.h>
 
 
-#include "checks.h"
+#include "op_checks.h"
 #include "random_walk.h"
 #include "cpu/walk_errors.h"
 
 namespace gnnkit {
 namespace {
 
-at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& start_in,
+at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,
                                  int64_t walk_length, int64_t seed) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  TORCH_CHECK_VALUE(rowptr.device().is_cpu(), "gnnkit: saint_random_walk runs on CPU tensors, got ",
-                    rowptr.device());
-  TORCH_CHECK_VALUE(rowptr.is_contiguous() && col.is_contiguous(),
-                    "gnnkit: saint_random_walk needs contiguous 'rowptr' and 'col'");
-  check_index_dtype(start_in, "start");
-  check_dim(start_in, 1, "start", "[num_walks]");
-  TORCH_CHECK_VALUE(walk_length >= 0, "gnnkit: saint_random_walk: walk_length must be >= 0, got ",
-                    walk_length);
-  check_csr_ends_cpu(rowptr, E);
-  const at::Tensor start = start_in.to(at::kLong).contiguous();
+  // the walk check of random_walk (csrc/op_checks.h) with uniform parameters, CPU only
+  check_csr(rowptr_in, col_in);
+  check_cpu(rowptr_in, "saint_random_walk", "rowptr");
+  const auto A = check_random_walk(rowptr_in, col_in, start_in, walk_length, 1.0, 1.0, 0.0);
+  const at::Tensor& rowptr = A.csr.rowptr;
+  const at::Tensor& col = A.csr.col;
+  const at::Tensor& start = A.start;
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges;
   const int64_t B = start.numel();
   const int64_t* st = start.data_ptr<int64_t>();
-  for (int64_t i = 0; i < B; ++i)
-    TORCH_CHECK_INDEX(st[i] >= 0 && st[i] < N, "gnnkit: saint_random_walk: start[", i, "] = ", st[i],
-                      " is out of range for a graph with ", N, " nodes");
-  auto out = at::empty({B, walk_length + 1}, start.options());
+  auto out = alloc("walks", {B, walk_length + 1}, start.options());
   if (B == 0) return out;
 
   walk::Params P{};

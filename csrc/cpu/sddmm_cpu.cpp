@@ -4,7 +4,7 @@
 #include <ATen/OpMathType.h>
 #include <torch/library.h>
 
-#include "checks.h"
+#include "op_checks.h"
 #include "parallel.h"
 #include "cpu/vec.h"
 
@@ -12,32 +12,17 @@ namespace gnnkit {
 namespace {
 
 at::Tensor sddmm_cpu(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& a_in,
-                     const at::Tensor& b_in, const c10::optional<at::Tensor>&,
-                     const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  check_float_dtype(a_in, "a");
-  check_float_dtype(b_in, "b");
-  check_dim(a_in, 3, "a", "[num_dst_nodes, heads, channels]");
-  check_dim(b_in, 3, "b", "[num_src_nodes, heads, channels]");
-  check_same_device(a_in, rowptr, "a", "rowptr");
-  check_same_device(b_in, rowptr, "b", "rowptr");
-  TORCH_CHECK_VALUE(a_in.size(0) == N, "gnnkit: 'a' must have one row per destination node (", N,
-                    "), got ", shape_str(a_in));
-  TORCH_CHECK_VALUE(a_in.size(1) == b_in.size(1) && a_in.size(2) == b_in.size(2),
-                    "gnnkit: 'a' ", shape_str(a_in), " and 'b' ", shape_str(b_in),
-                    " must agree in heads and channels");
-  TORCH_CHECK_TYPE(a_in.scalar_type() == b_in.scalar_type(), "gnnkit: 'a' dtype ", a_in.scalar_type(),
-                   " does not match 'b' dtype ", b_in.scalar_type());
-  check_csr_ends_cpu(rowptr, E);
-  auto a = a_in.contiguous();
-  auto b = b_in.contiguous();
+                     const at::Tensor& b_in) {
+  const auto A = check_sddmm(rowptr, col, a_in, b_in);  // csrc/op_checks.h
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges;
+  const auto& a = A.a;
+  const auto& b = A.b;
   const int64_t Ns = b.size(0), H = a.size(1), D = a.size(2), F = H * D;
-  auto out = at::zeros({E, H}, a.options());
+  auto out = alloc_zeros("out", {E, H}, a.options());
   if (E == 0) return out;
-  const int64_t* rp = rowptr.data_ptr<int64_t>();
-  AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "sddmm_cpu", [&] {
-    const index_t* cp = col.data_ptr<index_t>();
+  const int64_t* rp = A.csr.rowptr.data_ptr<int64_t>();
+  AT_DISPATCH_INDEX_TYPES(A.csr.col.scalar_type(), "sddmm_cpu", [&] {
+    const index_t* cp = A.csr.col.data_ptr<index_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, a.scalar_type(), "sddmm_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
       const scalar_t* ap = a.data_ptr<scalar_t>();

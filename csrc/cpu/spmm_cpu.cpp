@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "checks.h"
+#include "op_checks.h"
 #include "parallel.h"
 #include "cpu/huge_pages.h"
 #include "cpu/vec.h"
@@ -157,36 +157,20 @@ spmm_sum_rows_avx512(GNNKIT_SPMM_SUM_ARGS) {
 }
 #endif
 
-// x must be [N_src, H, D]; value None or [E, H].
+// x must be [N_src, H, D]; value None or [E, H].  Arguments: check_spmm_sum (csrc/op_checks.h).
 at::Tensor spmm_sum_cpu(const at::Tensor& rowptr, const at::Tensor& col,
-                        const c10::optional<at::Tensor>& value_opt, const at::Tensor& x_in, bool mean,
-                        const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&,
-                        const c10::optional<at::Tensor>&) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  check_float_dtype(x_in, "x");
-  check_dim(x_in, 3, "x", "[num_src_nodes, heads, channels]");
-  check_same_device(x_in, rowptr, "x", "rowptr");
-  const int64_t Ns = x_in.size(0);
-  int64_t H = x_in.size(1), D = x_in.size(2);
-  at::Tensor value;
-  if (value_opt.has_value() && value_opt->defined()) {
-    value = *value_opt;
-    check_same_device(value, rowptr, "value", "rowptr");
-    TORCH_CHECK_TYPE(value.scalar_type() == x_in.scalar_type(), "gnnkit: 'value' dtype ",
-                     value.scalar_type(), " does not match x dtype ", x_in.scalar_type());
-    TORCH_CHECK_VALUE(value.dim() == 2 && value.size(0) == E && value.size(1) == H,
-                      "gnnkit: 'value' must have shape [num_edges, heads] = [", E, ", ", H,
-                      "], got ", shape_str(value));
-    value = value.contiguous();
-  }
-  check_csr_ends_cpu(rowptr, E);
+                        const c10::optional<at::Tensor>& value_opt, const at::Tensor& x_in, bool mean) {
+  const auto A = check_spmm_sum(rowptr, col, value_opt, x_in);
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges;
+  const auto& value = A.value;
+  const auto& x = A.x;
+  const int64_t Ns = x.size(0);
+  int64_t H = A.H, D = A.D;
   const SpmmIsa isa = spmm_isa();
-  auto x = x_in.contiguous();
-  auto out = at::empty({N, H, D}, x.options());  // every row is written below
+  auto out = alloc("out", {N, H, D}, x.options());  // every row is written below
   if (N == 0 || H * D == 0) return out.zero_();
   advise_huge_pages(out);  // before the first touch
-  const int64_t* rp = rowptr.data_ptr<int64_t>();
+  const int64_t* rp = A.csr.rowptr.data_ptr<int64_t>();
   const int64_t F = H * D;
   // Without per-head weights the heads are just channels: one [N, H*D] aggregation.
   if (!value.defined()) {
@@ -194,8 +178,8 @@ at::Tensor spmm_sum_cpu(const at::Tensor& rowptr, const at::Tensor& col,
     D = F;
   }
 
-  AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "spmm_sum_cpu", [&] {
-    const index_t* cp = col.data_ptr<index_t>();
+  AT_DISPATCH_INDEX_TYPES(A.csr.col.scalar_type(), "spmm_sum_cpu", [&] {
+    const index_t* cp = A.csr.col.data_ptr<index_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_sum_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
       const scalar_t* xp = x.data_ptr<scalar_t>();
@@ -223,35 +207,20 @@ at::Tensor spmm_sum_cpu(const at::Tensor& rowptr, const at::Tensor& col,
 std::tuple<at::Tensor, at::Tensor> spmm_arg_cpu(const at::Tensor& rowptr, const at::Tensor& col,
                                                 const c10::optional<at::Tensor>& value_opt,
                                                 const at::Tensor& x_in, c10::string_view reduce) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  TORCH_CHECK_VALUE(reduce == "max" || reduce == "min", "gnnkit: spmm_arg reduce must be 'max' or ",
-                    "'min', got '", std::string(reduce), "'");
-  const bool is_max = reduce == "max";
-  check_float_dtype(x_in, "x");
-  check_dim(x_in, 2, "x", "[num_src_nodes, channels]");
-  check_same_device(x_in, rowptr, "x", "rowptr");
-  at::Tensor value;
-  if (value_opt.has_value() && value_opt->defined()) {
-    value = *value_opt;
-    check_same_device(value, rowptr, "value", "rowptr");
-    TORCH_CHECK_TYPE(value.scalar_type() == x_in.scalar_type(), "gnnkit: 'value' dtype ",
-                     value.scalar_type(), " does not match x dtype ", x_in.scalar_type());
-    TORCH_CHECK_VALUE(value.dim() == 1 && value.size(0) == E, "gnnkit: 'value' must have shape [",
-                      E, "] for max/min aggregation, got ", shape_str(value));
-    value = value.contiguous();
-  }
-  check_csr_ends_cpu(rowptr, E);
-  auto x = x_in.contiguous();
+  const auto A = check_spmm_arg(rowptr, col, value_opt, x_in, reduce);
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges;
+  const bool is_max = A.is_max;
+  const auto& value = A.value;
+  const auto& x = A.x;
   const int64_t Ns = x.size(0), F = x.size(1);
-  auto out = at::zeros({N, F}, x.options());
-  auto arg = at::full({N, F}, -1, x.options().dtype(at::kLong));
+  auto out = alloc_zeros("out", {N, F}, x.options());
+  auto arg = alloc_full("arg", {N, F}, -1, x.options().dtype(at::kLong));
   if (N == 0 || F == 0) return {out, arg};
-  const int64_t* rp = rowptr.data_ptr<int64_t>();
+  const int64_t* rp = A.csr.rowptr.data_ptr<int64_t>();
   int64_t* ap = arg.data_ptr<int64_t>();
 
-  AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "spmm_arg_cpu", [&] {
-    const index_t* cp = col.data_ptr<index_t>();
+  AT_DISPATCH_INDEX_TYPES(A.csr.col.scalar_type(), "spmm_arg_cpu", [&] {
+    const index_t* cp = A.csr.col.data_ptr<index_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_arg_cpu", [&] {
       using acc_t = at::opmath_type<scalar_t>;
       const scalar_t* xp = x.data_ptr<scalar_t>();
@@ -275,8 +244,10 @@ std::tuple<at::Tensor, at::Tensor> spmm_arg_cpu(const at::Tensor& rowptr, const 
             }
             for (int64_t f = 0; f < F; ++f) {
               const acc_t v = w * static_cast<acc_t>(xr[f]);
-              // ties keep the first arc (lowest CSR position): deterministic
-              if (is_max ? (v > best[f]) : (v < best[f])) { best[f] = v; arow[f] = k; }
+              // ties keep the first arc (lowest CSR position): deterministic.  NaN wins as in
+              // torch.amax / amin (the first NaN arc is the arg), never silently skipped.
+              const bool take = is_max ? (v > best[f]) : (v < best[f]);
+              if (take || (v != v && best[f] == best[f])) { best[f] = v; arow[f] = k; }
             }
           }
           scalar_t* orow = op + i * F;
@@ -289,39 +260,21 @@ std::tuple<at::Tensor, at::Tensor> spmm_arg_cpu(const at::Tensor& rowptr, const 
 }
 
 // grad_x[col[arg[i,f]], f] += value[arg] * g[i,f];   grad_value[arg[i,f]] += g[i,f] * x[col[arg], f]
-std::tuple<at::Tensor, at::Tensor> spmm_arg_backward_cpu(const at::Tensor& col,
+std::tuple<at::Tensor, at::Tensor> spmm_arg_backward_cpu(const at::Tensor& col_in,
                                                          const c10::optional<at::Tensor>& value_opt,
                                                          const at::Tensor& x_in, const at::Tensor& g_in,
                                                          const at::Tensor& arg_in, bool need_x,
                                                          bool need_value) {
-  check_index_dtype(col, "col");
+  const auto A = check_spmm_arg_backward(col_in, value_opt, x_in, g_in, arg_in);
+  const auto& col = A.col;
+  const auto& x = A.x;
+  const auto& g = A.grad_out;
+  const auto& value = A.value;
   const int64_t E = col.numel();
-  auto x = x_in.contiguous();
-  auto g = g_in.contiguous();
-  auto arg = arg_in.contiguous();
-  check_dim(x, 2, "x", "[num_src_nodes, channels]");
-  check_dim(g, 2, "grad_out", "[num_dst_nodes, channels]");
-  TORCH_CHECK_VALUE(arg.sizes() == g.sizes() && arg.scalar_type() == at::kLong,
-                    "gnnkit: 'arg' must be int64 with the shape of grad_out ", shape_str(g), ", got ",
-                    shape_str(arg), " ", arg.scalar_type());
-  TORCH_CHECK_VALUE(x.size(1) == g.size(1), "gnnkit: x has ", x.size(1), " channels but grad_out has ",
-                    g.size(1));
-  TORCH_CHECK_TYPE(g.scalar_type() == x.scalar_type(), "gnnkit: grad_out dtype ", g.scalar_type(),
-                   " does not match x dtype ", x.scalar_type());
   const int64_t Ns = x.size(0), N = g.size(0), F = g.size(1);
-  at::Tensor value;
-  if (value_opt.has_value() && value_opt->defined()) {
-    value = value_opt->contiguous();
-    check_edge_tensor(value, E, "value");
-  }
-  at::Tensor gx = need_x ? at::zeros_like(x) : at::Tensor();
-  at::Tensor gv = (need_value && value.defined()) ? at::zeros({E}, x.options()) : at::Tensor();
-  const int64_t* ap = arg.data_ptr<int64_t>();
-  // Validate every arg entry before any scatter touches memory.
-  at::parallel_for(0, N * F, 1 << 16, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      TORCH_CHECK_INDEX(ap[t] >= -1 && ap[t] < E, "gnnkit: arg entry ", ap[t], " out of range");
-  });
+  at::Tensor gx = need_x ? alloc_zeros("grad_x", x.sizes(), x.options()) : at::Tensor();
+  at::Tensor gv = (need_value && value.defined()) ? alloc_zeros("grad_value", {E}, x.options()) : at::Tensor();
+  const int64_t* ap = A.arg.data_ptr<int64_t>();
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "spmm_arg_backward_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "spmm_arg_backward_cpu", [&] {

@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include "cuda/cuda_utils.cuh"
+#include "op_checks.h"
 #include "parallel.h"
 
 namespace gnnkit {
@@ -37,13 +38,20 @@ __global__ void edge_softmax_kernel(const int64_t* __restrict__ rowptr, const sc
   if (t >= N * H) return;
   const int64_t i = t / H, h = t % H;
   const int64_t lo = rowptr[i], hi = rowptr[i + 1];
+  if (lo == hi) return;
+  // torch.softmax semantics (as the CPU kernel): NaN, +inf or all -inf in the row -> NaN row
   acc_t mx = -INFINITY;
-  for (int64_t k = lo; k < hi; ++k) mx = max(mx, static_cast<acc_t>(s[k * H + h]));
-  if (isinf(mx) && mx < 0) mx = 0;
+  bool poisoned = false;
+  for (int64_t k = lo; k < hi; ++k) {
+    const acc_t v = static_cast<acc_t>(s[k * H + h]);
+    if (v != v) poisoned = true;
+    else if (v > mx) mx = v;
+  }
+  if (isinf(mx)) poisoned = true;
   acc_t sum = 0;
   for (int64_t k = lo; k < hi; ++k) sum += exp(static_cast<acc_t>(s[k * H + h]) - mx);
   for (int64_t k = lo; k < hi; ++k)
-    out[k * H + h] = static_cast<scalar_t>(sum > 0 ? exp(static_cast<acc_t>(s[k * H + h]) - mx) / sum : acc_t(0));
+    out[k * H + h] = static_cast<scalar_t>(poisoned ? acc_t(NAN) : exp(static_cast<acc_t>(s[k * H + h]) - mx) / sum);
 }
 
 template <typename scalar_t>
@@ -69,7 +77,7 @@ __global__ void gat_forward_kernel(const int64_t* __restrict__ rowptr, const ind
                                    const scalar_t* __restrict__ x, const scalar_t* __restrict__ as,
                                    const scalar_t* __restrict__ ad, scalar_t* __restrict__ out,
                                    at::opmath_type<scalar_t>* __restrict__ lse, int64_t N, int64_t H, int64_t D,
-                                   float slope_f, float p, uint64_t seed) {
+                                   float slope_f, float p, uint64_t seed, bool can_skip) {
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (t >= N * H) return;
@@ -79,8 +87,18 @@ __global__ void gat_forward_kernel(const int64_t* __restrict__ rowptr, const ind
   if (lo == hi) return;
   const acc_t adi = static_cast<acc_t>(ad[i * H + h]);
   acc_t mx = -INFINITY;
-  for (int64_t k = lo; k < hi; ++k)
-    mx = max(mx, leaky<acc_t>(adi + static_cast<acc_t>(as[static_cast<int64_t>(col[k]) * H + h]), slope));
+  bool poisoned = false;
+  for (int64_t k = lo; k < hi; ++k) {
+    const acc_t e = leaky<acc_t>(adi + static_cast<acc_t>(as[static_cast<int64_t>(col[k]) * H + h]), slope);
+    if (e != e) poisoned = true;
+    else if (e > mx) mx = e;
+  }
+  scalar_t* o0 = out + (i * H + h) * D;
+  if (poisoned || isinf(mx)) {  // torch.softmax semantics: NaN row (see csrc/cpu/gat_cpu.cpp)
+    for (int64_t d = 0; d < D; ++d) o0[d] = static_cast<scalar_t>(acc_t(NAN));
+    lse[t] = acc_t(NAN);
+    return;
+  }
   acc_t sum = 0;
   scalar_t* o = out + (i * H + h) * D;
   for (int64_t k = lo; k < hi; ++k) {
@@ -88,7 +106,7 @@ __global__ void gat_forward_kernel(const int64_t* __restrict__ rowptr, const ind
     const acc_t w = exp(leaky<acc_t>(adi + static_cast<acc_t>(as[j * H + h]), slope) - mx);
     sum += w;
     const acc_t wm = w * dropout_scale(seed, k * H + h, p);
-    if (wm == 0) continue;
+    if (wm == 0 && can_skip) continue;
     for (int64_t d = 0; d < D; ++d)
       o[d] = static_cast<scalar_t>(static_cast<acc_t>(o[d]) + wm * static_cast<acc_t>(x[(j * H + h) * D + d]));
   }
@@ -101,13 +119,13 @@ template <typename scalar_t, typename acc_t>
 __device__ __forceinline__ acc_t gat_arc_t(const scalar_t* x, const scalar_t* as, const scalar_t* ad,
                                            const scalar_t* g, const acc_t* lse, const acc_t* delta,
                                            int64_t i, int64_t j, int64_t k, int64_t h, int64_t H, int64_t D,
-                                           acc_t slope, float p, uint64_t seed, acc_t& am) {
+                                           acc_t slope, float p, uint64_t seed, bool can_skip, acc_t& am) {
   const acc_t raw = static_cast<acc_t>(ad[i * H + h]) + static_cast<acc_t>(as[j * H + h]);
   const acc_t alpha = exp(leaky<acc_t>(raw, slope) - lse[i * H + h]);
   const acc_t m = dropout_scale(seed, k * H + h, p);
   am = alpha * m;
   acc_t dot = 0;
-  if (m != 0)
+  if (m != 0 || !can_skip)
     for (int64_t d = 0; d < D; ++d)
       dot += static_cast<acc_t>(g[(i * H + h) * D + d]) * static_cast<acc_t>(x[(j * H + h) * D + d]);
   return alpha * (m * dot - delta[i * H + h]) * (raw > 0 ? acc_t(1) : slope);
@@ -129,14 +147,14 @@ __global__ void gat_backward_dst_kernel(const int64_t* __restrict__ rowptr, cons
                                         const scalar_t* x, const scalar_t* as, const scalar_t* ad, const scalar_t* g,
                                         const at::opmath_type<scalar_t>* lse, const at::opmath_type<scalar_t>* delta,
                                         scalar_t* __restrict__ gad, int64_t N, int64_t H, int64_t D, float slope_f,
-                                        float p, uint64_t seed) {
+                                        float p, uint64_t seed, bool can_skip) {
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (t >= N * H) return;
   const int64_t i = t / H, h = t % H;
   acc_t s = 0, am;
   for (int64_t k = rowptr[i]; k < rowptr[i + 1]; ++k)
-    s += gat_arc_t<scalar_t, acc_t>(x, as, ad, g, lse, delta, i, col[k], k, h, H, D, slope_f, p, seed, am);
+    s += gat_arc_t<scalar_t, acc_t>(x, as, ad, g, lse, delta, i, col[k], k, h, H, D, slope_f, p, seed, can_skip, am);
   gad[t] = static_cast<scalar_t>(s);
 }
 
@@ -146,7 +164,7 @@ __global__ void gat_backward_src_kernel(const int64_t* __restrict__ t_rowptr, co
                                         const scalar_t* ad, const scalar_t* g, const at::opmath_type<scalar_t>* lse,
                                         const at::opmath_type<scalar_t>* delta, scalar_t* __restrict__ gx,
                                         scalar_t* __restrict__ gas, int64_t Ns, int64_t H, int64_t D,
-                                        float slope_f, float p, uint64_t seed) {
+                                        float slope_f, float p, uint64_t seed, bool can_skip) {
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (t >= Ns * H) return;
@@ -156,29 +174,26 @@ __global__ void gat_backward_src_kernel(const int64_t* __restrict__ t_rowptr, co
   for (int64_t q = t_rowptr[j]; q < t_rowptr[j + 1]; ++q) {
     const int64_t i = t_col[q], k = t_perm[q];
     acc_t am;
-    s += gat_arc_t<scalar_t, acc_t>(x, as, ad, g, lse, delta, i, j, k, h, H, D, slope_f, p, seed, am);
-    if (am == 0) continue;
+    s += gat_arc_t<scalar_t, acc_t>(x, as, ad, g, lse, delta, i, j, k, h, H, D, slope_f, p, seed, can_skip, am);
+    if (am == 0 && can_skip) continue;
     for (int64_t d = 0; d < D; ++d)
       gxo[d] = static_cast<scalar_t>(static_cast<acc_t>(gxo[d]) + am * static_cast<acc_t>(g[(i * H + h) * D + d]));
   }
   gas[t] = static_cast<scalar_t>(s);
 }
 
-at::Tensor sddmm_cuda(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& a_in,
-                      const at::Tensor& b_in, const c10::optional<at::Tensor>&,
-                      const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&) {
-  const int64_t N = check_csr(rowptr, col);
-  check_dim(a_in, 3, "a", "[num_dst_nodes, heads, channels]");
-  check_dim(b_in, 3, "b", "[num_src_nodes, heads, channels]");
-  TORCH_CHECK_VALUE(a_in.size(0) == N && a_in.size(1) == b_in.size(1) && a_in.size(2) == b_in.size(2),
-                    "gnnkit: sddmm shapes disagree: a ", shape_str(a_in), ", b ", shape_str(b_in));
-  TORCH_CHECK_TYPE(a_in.scalar_type() == b_in.scalar_type(), "gnnkit: a/b dtype mismatch");
+// Host wrappers: every argument goes through the op's one check function (csrc/op_checks.h),
+// the same the CPU kernels call.
+at::Tensor sddmm_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& a_in,
+                      const at::Tensor& b_in) {
   c10::cuda::CUDAGuard guard(a_in.device());
-  cuda::validate_csr(rowptr, col, b_in.size(0));
-  auto a = a_in.contiguous();
-  auto b = b_in.contiguous();
-  const int64_t E = col.numel(), H = a.size(1), D = a.size(2);
-  auto out = at::zeros({E, H}, a.options());
+  const auto A = check_sddmm(rowptr_in, col_in, a_in, b_in);
+  const auto& rowptr = A.csr.rowptr;
+  const auto& col = A.csr.col;
+  const auto& a = A.a;
+  const auto& b = A.b;
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges, H = a.size(1), D = a.size(2);
+  auto out = alloc_zeros("out", {E, H}, a.options());
   if (E * H == 0) return out;
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "sddmm_cuda", [&] {
@@ -192,20 +207,12 @@ at::Tensor sddmm_cuda(const at::Tensor& rowptr, const at::Tensor& col, const at:
   return out;
 }
 
-void check_rowptr_for(const at::Tensor& rowptr, const at::Tensor& s, const char* name) {
-  TORCH_CHECK_TYPE(rowptr.scalar_type() == at::kLong, "gnnkit: 'rowptr' must be int64");
-  check_dim(s, 2, name, "[num_edges, heads]");
-  const int64_t n = rowptr.numel() - 1;
-  TORCH_CHECK_VALUE(rowptr[0].item<int64_t>() == 0 && rowptr[n].item<int64_t>() == s.size(0),
-                    "gnnkit: rowptr must start at 0 and end at ", s.size(0));
-  if (n > 0) TORCH_CHECK_VALUE(rowptr.diff().min().item<int64_t>() >= 0, "gnnkit: rowptr must be non-decreasing");
-}
-
-at::Tensor edge_softmax_cuda(const at::Tensor& rowptr, const at::Tensor& s_in) {
-  check_rowptr_for(rowptr, s_in, "scores");
+at::Tensor edge_softmax_cuda(const at::Tensor& rowptr_in, const at::Tensor& s_in) {
   c10::cuda::CUDAGuard guard(s_in.device());
-  auto s = s_in.contiguous();
-  auto out = at::zeros_like(s);
+  const auto checked = check_edge_softmax(rowptr_in, s_in, "scores");
+  const at::Tensor& rowptr = checked.first;
+  const at::Tensor& s = checked.second;
+  auto out = alloc_zeros("out", s.sizes(), s.options());
   const int64_t N = rowptr.numel() - 1, H = s.size(1);
   if (N * H == 0) return out;
   auto stream = c10::cuda::getCurrentCUDAStream();
@@ -217,13 +224,13 @@ at::Tensor edge_softmax_cuda(const at::Tensor& rowptr, const at::Tensor& s_in) {
   return out;
 }
 
-at::Tensor edge_softmax_backward_cuda(const at::Tensor& rowptr, const at::Tensor& y_in, const at::Tensor& g_in) {
-  check_rowptr_for(rowptr, y_in, "out");
-  TORCH_CHECK_VALUE(g_in.sizes() == y_in.sizes(), "gnnkit: grad_out shape mismatch");
+at::Tensor edge_softmax_backward_cuda(const at::Tensor& rowptr_in, const at::Tensor& y_in, const at::Tensor& g_in) {
   c10::cuda::CUDAGuard guard(y_in.device());
-  auto y = y_in.contiguous();
-  auto g = g_in.contiguous();
-  auto out = at::zeros_like(y);
+  const auto checked = check_edge_softmax_backward(rowptr_in, y_in, g_in);
+  const at::Tensor& rowptr = std::get<0>(checked);
+  const at::Tensor& y = std::get<1>(checked);
+  const at::Tensor& g = std::get<2>(checked);
+  auto out = alloc_zeros("grad_scores", y.sizes(), y.options());
   const int64_t N = rowptr.numel() - 1, H = y.size(1);
   if (N * H == 0) return out;
   auto stream = c10::cuda::getCurrentCUDAStream();
@@ -235,42 +242,32 @@ at::Tensor edge_softmax_backward_cuda(const at::Tensor& rowptr, const at::Tensor
   return out;
 }
 
-void check_gat_cuda(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& x, const at::Tensor& as,
-                    const at::Tensor& ad, double p) {
-  const int64_t N = check_csr(rowptr, col);
-  check_dim(x, 3, "x", "[num_src_nodes, heads, channels]");
-  TORCH_CHECK_VALUE(as.dim() == 2 && as.size(0) == x.size(0) && as.size(1) == x.size(1),
-                    "gnnkit: alpha_src must be [", x.size(0), ", ", x.size(1), "], got ", shape_str(as));
-  TORCH_CHECK_VALUE(ad.dim() == 2 && ad.size(0) == N && ad.size(1) == x.size(1),
-                    "gnnkit: alpha_dst must be [", N, ", ", x.size(1), "], got ", shape_str(ad));
-  TORCH_CHECK_TYPE(as.scalar_type() == x.scalar_type() && ad.scalar_type() == x.scalar_type(),
-                   "gnnkit: x/alpha dtype mismatch");
-  TORCH_CHECK_VALUE(p >= 0.0 && p < 1.0, "gnnkit: attention dropout must be in [0, 1), got ", p);
-  cuda::validate_csr(rowptr, col, x.size(0));
-}
-
-std::tuple<at::Tensor, at::Tensor> gat_attention_cuda(const at::Tensor& rowptr, const at::Tensor& col,
+std::tuple<at::Tensor, at::Tensor> gat_attention_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                                       const at::Tensor& x_in, const at::Tensor& as_in,
                                                       const at::Tensor& ad_in, double slope, double p,
                                                       int64_t seed, const c10::optional<at::Tensor>&,
                                                       const c10::optional<at::Tensor>&,
                                                       const c10::optional<at::Tensor>&) {
-  check_gat_cuda(rowptr, col, x_in, as_in, ad_in, p);
   c10::cuda::CUDAGuard guard(x_in.device());
-  auto x = x_in.contiguous();
-  auto as = as_in.contiguous();
-  auto ad = ad_in.contiguous();
-  const int64_t N = rowptr.numel() - 1, H = x.size(1), D = x.size(2);
-  auto out = at::zeros({N, H, D}, x.options());
-  auto lse = at::zeros({N, H}, x.options().dtype(at::toOpMathType(x.scalar_type())));
+  const auto S = check_gat(rowptr_in, col_in, x_in, as_in, ad_in, slope, p);
+  const auto& rowptr = S.csr.rowptr;
+  const auto& col = S.csr.col;
+  const auto& x = S.x;
+  const auto& as = S.a_src;
+  const auto& ad = S.a_dst;
+  const int64_t N = S.N, H = S.H, D = S.D;
+  auto out = alloc_zeros("out", {N, H, D}, x.options());
+  auto lse = alloc_zeros("lse", {N, H}, x.options().dtype(at::toOpMathType(x.scalar_type())));
   if (N * H == 0) return {out, lse};
+  // dropped arcs are skipped only when x is finite (0 * inf is NaN in the unfused computation)
+  const bool can_skip = p > 0 && at::isfinite(x).all().item<bool>();
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "gat_attention_cuda", [&] {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "gat_attention_cuda", [&] {
       gat_forward_kernel<scalar_t, index_t><<<cuda::blocks_for(N * H), cuda::kThreads, 0, stream>>>(
           rowptr.data_ptr<int64_t>(), col.data_ptr<index_t>(), x.data_ptr<scalar_t>(), as.data_ptr<scalar_t>(),
           ad.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), lse.data_ptr<at::opmath_type<scalar_t>>(), N, H, D,
-          static_cast<float>(slope), static_cast<float>(p), static_cast<uint64_t>(seed));
+          static_cast<float>(slope), static_cast<float>(p), static_cast<uint64_t>(seed), can_skip);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   });
@@ -278,32 +275,31 @@ std::tuple<at::Tensor, at::Tensor> gat_attention_cuda(const at::Tensor& rowptr, 
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cuda(
-    const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& t_rowptr, const at::Tensor& t_col,
-    const at::Tensor& t_perm, const at::Tensor& x_in, const at::Tensor& as_in, const at::Tensor& ad_in,
+    const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& t_rowptr_in, const at::Tensor& t_col_in,
+    const at::Tensor& t_perm_in, const at::Tensor& x_in, const at::Tensor& as_in, const at::Tensor& ad_in,
     const at::Tensor& out_in, const at::Tensor& lse_in, const at::Tensor& g_in, double slope, double p,
     int64_t seed) {
-  check_gat_cuda(rowptr, col, x_in, as_in, ad_in, p);
-  const int64_t Ns = x_in.size(0);
-  TORCH_CHECK_VALUE(check_csr(t_rowptr, t_col) == Ns && t_col.numel() == col.numel() &&
-                        t_perm.numel() == col.numel() && t_perm.scalar_type() == at::kLong,
-                    "gnnkit: transposed CSR does not match the graph");
-  cuda::validate_csr(t_rowptr, t_col, rowptr.numel() - 1);
-  if (t_perm.numel() > 0)
-    TORCH_CHECK_INDEX(t_perm.min().item<int64_t>() >= 0 && t_perm.max().item<int64_t>() < col.numel(),
-                      "gnnkit: t_perm out of range");
   c10::cuda::CUDAGuard guard(x_in.device());
-  auto x = x_in.contiguous();
-  auto as = as_in.contiguous();
-  auto ad = ad_in.contiguous();
-  auto g = g_in.contiguous();
-  auto outc = out_in.contiguous();
-  auto lse = lse_in.contiguous().to(at::toOpMathType(x.scalar_type()));
-  const int64_t N = rowptr.numel() - 1, H = x.size(1), D = x.size(2);
-  TORCH_CHECK_VALUE(g.sizes() == outc.sizes() && g.size(0) == N, "gnnkit: grad_out/out shape mismatch");
-  auto gx = at::zeros_like(x);
-  auto gas = at::zeros_like(as);
-  auto gad = at::zeros_like(ad);
-  auto delta = at::zeros({N, H}, lse.options());
+  const auto B = check_gat_backward(rowptr_in, col_in, t_rowptr_in, t_col_in, t_perm_in, x_in, as_in, ad_in, out_in,
+                                    lse_in, g_in, slope, p);
+  const auto& S = B.fwd;
+  const auto& rowptr = S.csr.rowptr;
+  const auto& col = S.csr.col;
+  const auto& t_rowptr = B.t.t_rowptr;
+  const auto& t_col = B.t.t_col;
+  const auto& t_perm = B.t.t_perm;
+  const auto& x = S.x;
+  const auto& as = S.a_src;
+  const auto& ad = S.a_dst;
+  const auto& g = B.grad_out;
+  const auto& outc = B.out;
+  const auto& lse = B.lse;
+  const int64_t N = S.N, Ns = S.Ns, H = S.H, D = S.D;
+  const bool can_skip = p > 0 && at::isfinite(x).all().item<bool>() && at::isfinite(g).all().item<bool>();
+  auto gx = alloc_zeros("grad_x", x.sizes(), x.options());
+  auto gas = alloc_zeros("grad_alpha_src", as.sizes(), as.options());
+  auto gad = alloc_zeros("grad_alpha_dst", ad.sizes(), ad.options());
+  auto delta = alloc_zeros("delta", {N, H}, lse.options());
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "gat_attention_backward_cuda", [&] {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "gat_attention_backward_cuda", [&] {
@@ -316,7 +312,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cuda(
             rowptr.data_ptr<int64_t>(), col.data_ptr<index_t>(), x.data_ptr<scalar_t>(), as.data_ptr<scalar_t>(),
             ad.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), lse.data_ptr<acc_t>(), delta.data_ptr<acc_t>(),
             gad.data_ptr<scalar_t>(), N, H, D, static_cast<float>(slope), static_cast<float>(p),
-            static_cast<uint64_t>(seed));
+            static_cast<uint64_t>(seed), can_skip);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
       }
       if (Ns * H > 0) {
@@ -324,7 +320,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gat_attention_backward_cuda(
             t_rowptr.data_ptr<int64_t>(), t_col.data_ptr<index_t>(), t_perm.data_ptr<int64_t>(),
             x.data_ptr<scalar_t>(), as.data_ptr<scalar_t>(), ad.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
             lse.data_ptr<acc_t>(), delta.data_ptr<acc_t>(), gx.data_ptr<scalar_t>(), gas.data_ptr<scalar_t>(), Ns,
-            H, D, static_cast<float>(slope), static_cast<float>(p), static_cast<uint64_t>(seed));
+            H, D, static_cast<float>(slope), static_cast<float>(p), static_cast<uint64_t>(seed), can_skip);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
       }
     });

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "cuda/cuda_utils.cuh"
+#include "op_checks.h"
 #include "random_walk.h"
 
 namespace gnnkit {
@@ -27,30 +28,17 @@ __global__ void random_walk_kernel(const int64_t* __restrict__ rowptr, const ind
   if (code != walk::kOk) atomicExch(err, code);
 }
 
-at::Tensor random_walk_cuda(const at::Tensor& rowptr, const at::Tensor& col, const at::Tensor& start_in,
+at::Tensor random_walk_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,
                             int64_t walk_length, double p, double q, double restart_prob, int64_t seed) {
-  const int64_t N = check_csr(rowptr, col);
-  const int64_t E = col.numel();
-  check_index_dtype(start_in, "start");
-  check_dim(start_in, 1, "start", "[num_walks]");
-  check_same_device(start_in, rowptr, "start", "rowptr");
-  TORCH_CHECK_VALUE(walk_length >= 0, "gnnkit: random_walk: walk_length must be >= 0, got ", walk_length);
-  TORCH_CHECK_VALUE(p > 0 && std::isfinite(p), "gnnkit: random_walk: p must be a positive finite number, got ", p);
-  TORCH_CHECK_VALUE(q > 0 && std::isfinite(q), "gnnkit: random_walk: q must be a positive finite number, got ", q);
-  TORCH_CHECK_VALUE(restart_prob >= 0 && restart_prob <= 1,
-                    "gnnkit: random_walk: restart_prob must be in [0, 1], got ", restart_prob);
-  TORCH_CHECK_VALUE(restart_prob == 0 || (p == 1 && q == 1),
-                    "gnnkit: random_walk: walks with restart are uniform; p and q must be 1, got p=", p, ", q=", q);
-  const c10::cuda::CUDAGuard guard(rowptr.device());
-  cuda::validate_csr(rowptr, col, N);
-  const auto start = start_in.to(at::kLong).contiguous();
+  const c10::cuda::CUDAGuard guard(rowptr_in.device());
+  // the same check function as the CPU kernel (csrc/op_checks.h)
+  const auto A = check_random_walk(rowptr_in, col_in, start_in, walk_length, p, q, restart_prob);
+  const at::Tensor& rowptr = A.csr.rowptr;
+  const at::Tensor& col = A.csr.col;
+  const at::Tensor& start = A.start;
+  const int64_t N = A.csr.num_rows, E = A.csr.num_edges;
   const int64_t W = start.numel();
-  if (W > 0) {
-    const int64_t lo = start.min().item<int64_t>(), hi = start.max().item<int64_t>();
-    TORCH_CHECK_INDEX(lo >= 0 && hi < N, "gnnkit: random_walk: start holds ids in [", lo, ", ", hi,
-                      "], outside the valid range [0, ", N, ")");
-  }
-  auto out = at::empty({W, walk_length + 1}, start.options());
+  auto out = alloc("walks", {W, walk_length + 1}, start.options());
   if (W == 0) return out;
   walk::Params P;
   P.mode = restart_prob > 0 ? walk::kRestart : ((p == 1 && q == 1) ? walk::kUniform : walk::kNode2Vec);

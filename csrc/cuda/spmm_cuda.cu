@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "cuda/cuda_utils.cuh"
+#include "op_checks.h"
 
 namespace gnnkit {
 namespace {
@@ -45,7 +46,8 @@ __global__ void spmm_arg_kernel(const int64_t* __restrict__ rowptr, const index_
   for (int64_t k = lo; k < hi; ++k) {
     const acc_t w = value ? static_cast<acc_t>(value[k]) : acc_t(1);
     const acc_t v = w * static_cast<acc_t>(x[static_cast<int64_t>(col[k]) * F + f]);
-    if (a < 0 || (is_max ? v > best : v < best)) { best = v; a = k; }
+    // first arc, a strict improvement, or the first NaN (NaN wins as in torch.amax / amin)
+    if (a < 0 || (is_max ? v > best : v < best) || (v != v && best == best)) { best = v; a = k; }
   }
   out[t] = static_cast<scalar_t>(best);
   arg[t] = a;
@@ -68,27 +70,18 @@ __global__ void spmm_arg_backward_kernel(const index_t* __restrict__ col, const 
   if (gv) atomicAdd(gv + k, g[t] * x[j * F + f]);
 }
 
-at::Tensor spmm_sum_cuda(const at::Tensor& rowptr, const at::Tensor& col,
-                         const c10::optional<at::Tensor>& value_opt, const at::Tensor& x_in, bool mean,
-                         const c10::optional<at::Tensor>&, const c10::optional<at::Tensor>&,
-                         const c10::optional<at::Tensor>&) {
-  const int64_t N = check_csr(rowptr, col);
-  check_float_dtype(x_in, "x");
-  check_dim(x_in, 3, "x", "[num_src_nodes, heads, channels]");
-  check_same_device(x_in, rowptr, "x", "rowptr");
+// Host wrappers: every argument goes through the op's one check function (csrc/op_checks.h),
+// the same the CPU kernels call.
+at::Tensor spmm_sum_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in,
+                         const c10::optional<at::Tensor>& value_opt, const at::Tensor& x_in, bool mean) {
   c10::cuda::CUDAGuard guard(x_in.device());
-  const int64_t E = col.numel(), H = x_in.size(1), D = x_in.size(2);
-  at::Tensor value;
-  if (value_opt.has_value() && value_opt->defined()) {
-    value = value_opt->contiguous();
-    check_same_device(value, rowptr, "value", "rowptr");
-    TORCH_CHECK_VALUE(value.dim() == 2 && value.size(0) == E && value.size(1) == H,
-                      "gnnkit: 'value' must have shape [", E, ", ", H, "], got ", shape_str(value));
-    TORCH_CHECK_TYPE(value.scalar_type() == x_in.scalar_type(), "gnnkit: value/x dtype mismatch");
-  }
-  cuda::validate_csr(rowptr, col, x_in.size(0));
-  auto x = x_in.contiguous();
-  auto out = at::zeros({N, H, D}, x.options());
+  const auto A = check_spmm_sum(rowptr_in, col_in, value_opt, x_in);
+  const auto& rowptr = A.csr.rowptr;
+  const auto& col = A.csr.col;
+  const auto& value = A.value;
+  const auto& x = A.x;
+  const int64_t N = A.csr.num_rows, H = A.H, D = A.D;
+  auto out = alloc_zeros("out", {N, H, D}, x.options());
   const int64_t total = N * H * D;
   if (total == 0) return out;
   auto stream = c10::cuda::getCurrentCUDAStream();
@@ -104,27 +97,18 @@ at::Tensor spmm_sum_cuda(const at::Tensor& rowptr, const at::Tensor& col,
   return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> spmm_arg_cuda(const at::Tensor& rowptr, const at::Tensor& col,
+std::tuple<at::Tensor, at::Tensor> spmm_arg_cuda(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                                  const c10::optional<at::Tensor>& value_opt,
                                                  const at::Tensor& x_in, c10::string_view reduce) {
-  const int64_t N = check_csr(rowptr, col);
-  TORCH_CHECK_VALUE(reduce == "max" || reduce == "min", "gnnkit: reduce must be 'max' or 'min'");
-  check_float_dtype(x_in, "x");
-  check_dim(x_in, 2, "x", "[num_src_nodes, channels]");
-  check_same_device(x_in, rowptr, "x", "rowptr");
   c10::cuda::CUDAGuard guard(x_in.device());
-  at::Tensor value;
-  if (value_opt.has_value() && value_opt->defined()) {
-    value = value_opt->contiguous();
-    TORCH_CHECK_VALUE(value.dim() == 1 && value.size(0) == col.numel(), "gnnkit: 'value' must be [",
-                      col.numel(), "], got ", shape_str(value));
-    TORCH_CHECK_TYPE(value.scalar_type() == x_in.scalar_type(), "gnnkit: value/x dtype mismatch");
-  }
-  cuda::validate_csr(rowptr, col, x_in.size(0));
-  auto x = x_in.contiguous();
-  const int64_t F = x.size(1);
-  auto out = at::zeros({N, F}, x.options());
-  auto arg = at::full({N, F}, -1, x.options().dtype(at::kLong));
+  const auto A = check_spmm_arg(rowptr_in, col_in, value_opt, x_in, reduce);
+  const auto& rowptr = A.csr.rowptr;
+  const auto& col = A.csr.col;
+  const auto& value = A.value;
+  const auto& x = A.x;
+  const int64_t N = A.csr.num_rows, F = x.size(1);
+  auto out = alloc_zeros("out", {N, F}, x.options());
+  auto arg = alloc_full("arg", {N, F}, -1, x.options().dtype(at::kLong));
   if (N * F == 0) return {out, arg};
   auto stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "spmm_arg_cuda", [&] {
@@ -132,36 +116,30 @@ std::tuple<at::Tensor, at::Tensor> spmm_arg_cuda(const at::Tensor& rowptr, const
       spmm_arg_kernel<scalar_t, index_t><<<cuda::blocks_for(N * F), cuda::kThreads, 0, stream>>>(
           rowptr.data_ptr<int64_t>(), col.data_ptr<index_t>(),
           value.defined() ? value.data_ptr<scalar_t>() : nullptr, x.data_ptr<scalar_t>(),
-          out.data_ptr<scalar_t>(), arg.data_ptr<int64_t>(), N, F, reduce == "max");
+          out.data_ptr<scalar_t>(), arg.data_ptr<int64_t>(), N, F, A.is_max);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   });
   return {out, arg};
 }
 
-std::tuple<at::Tensor, at::Tensor> spmm_arg_backward_cuda(const at::Tensor& col,
+std::tuple<at::Tensor, at::Tensor> spmm_arg_backward_cuda(const at::Tensor& col_in,
                                                           const c10::optional<at::Tensor>& value_opt,
                                                           const at::Tensor& x_in, const at::Tensor& g_in,
                                                           const at::Tensor& arg_in, bool need_x,
                                                           bool need_value) {
-  check_index_dtype(col, "col");
   c10::cuda::CUDAGuard guard(x_in.device());
-  auto x = x_in.contiguous();
-  auto g = g_in.contiguous();
-  auto arg = arg_in.contiguous();
-  TORCH_CHECK_VALUE(arg.sizes() == g.sizes() && x.size(1) == g.size(1),
-                    "gnnkit: arg/grad_out/x shapes disagree: ", shape_str(arg), ", ", shape_str(g), ", ",
-                    shape_str(x));
+  // the same check as the CPU backward, grad dtype included
+  const auto A = check_spmm_arg_backward(col_in, value_opt, x_in, g_in, arg_in);
+  const auto& col = A.col;
+  const auto& value = A.value;
+  const auto& x = A.x;
+  const auto& g = A.grad_out;
+  const auto& arg = A.arg;
   TORCH_CHECK_TYPE(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble,
-                   "gnnkit: max/min backward on CUDA supports float32/float64, got ", x.scalar_type());
-  if (arg.numel() > 0) {
-    TORCH_CHECK_INDEX(arg.min().item<int64_t>() >= -1 && arg.max().item<int64_t>() < col.numel(),
-                      "gnnkit: arg entries out of range");
-  }
-  at::Tensor value;
-  if (value_opt.has_value() && value_opt->defined()) value = value_opt->contiguous();
-  auto gx = need_x ? at::zeros_like(x) : at::Tensor();
-  auto gv = (need_value && value.defined()) ? at::zeros({col.numel()}, x.options()) : at::Tensor();
+                   "gnnkit: max/min backward on CUDA supports float32/float64 (atomicAdd), got ", x.scalar_type());
+  auto gx = need_x ? alloc_zeros("grad_x", x.sizes(), x.options()) : at::Tensor();
+  auto gv = (need_value && value.defined()) ? alloc_zeros("grad_value", {col.numel()}, x.options()) : at::Tensor();
   const int64_t N = g.size(0), F = g.size(1);
   if (N * F == 0) return {gx, gv};
   auto stream = c10::cuda::getCurrentCUDAStream();

@@ -7,6 +7,9 @@ are shared, not copied); the order of batches is the same as with ``num_workers 
 """
 from __future__ import annotations
 
+import queue
+import threading
+
 import torch
 
 from gnnkit.graphlevel.collate import collate_graphs
@@ -26,6 +29,9 @@ class _Chunks(torch.utils.data.Dataset):
         return self.loader.collate(self.chunks[i])
 
 
+_DONE = object()
+
+
 class GraphLoader:
     """Iterate :class:`gnnkit.tasks.Batch` objects over graph ids of a :class:`GraphDataset`.
 
@@ -37,6 +43,9 @@ class GraphLoader:
         seed (int): shuffling seed. (default: ``0``)
         drop_last (bool): drop a last incomplete batch. (default: :obj:`False`)
         num_workers (int): collating processes (0: in the calling process). (default: ``0``)
+        prefetch (int): with ``num_workers = 0``, collate up to this many batches ahead in a
+            background thread (torch's gathers release the GIL, so collation overlaps the
+            training step); 0 collates on demand. (default: ``0``)
         extras: collate extras, e.g. a :class:`~gnnkit.graphlevel.cache.PathCache`.
         split (str or list of str): the ``split_index`` key of the batches' items, or one name
             per *position* of ``ids`` (mixed evaluation batches: ``split_index`` then maps each
@@ -51,7 +60,7 @@ class GraphLoader:
 
     def __init__(self, ds: GraphDataset, ids=None, batch_size: int = 128, shuffle: bool = False,
                  seed: int = 0, drop_last: bool = False, num_workers: int = 0, extras=(),
-                 split="train"):
+                 split="train", prefetch: int = 0):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"GraphLoader: batch_size must be a positive int, got {batch_size!r}")
         if not isinstance(num_workers, int) or num_workers < 0:
@@ -61,7 +70,10 @@ class GraphLoader:
         if self.ids.numel() and (int(self.ids.min()) < 0 or int(self.ids.max()) >= len(ds)):
             raise IndexError(f"GraphLoader: ids must lie in [0, {len(ds)})")
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+        if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
+            raise ValueError(f"GraphLoader: prefetch must be an int >= 0, got {prefetch!r}")
         self.drop_last, self.num_workers, self.extras = drop_last, num_workers, tuple(extras)
+        self.prefetch = prefetch
         self.epoch = 0
         if isinstance(split, str):
             self.split_names, self.tags = (split,), torch.zeros(self.ids.numel(), dtype=torch.int64)
@@ -101,6 +113,9 @@ class GraphLoader:
     def __iter__(self):
         chunks = self.chunks(self.epoch)
         self.epoch += 1
+        if self.num_workers == 0 and self.prefetch:
+            yield from self._threaded(chunks)
+            return
         if self.num_workers == 0:
             for c in chunks:
                 yield self.collate(c)
@@ -109,3 +124,37 @@ class GraphLoader:
                                          shuffle=False, num_workers=self.num_workers,
                                          multiprocessing_context="fork")
         yield from dl
+
+    def _threaded(self, chunks):
+        """Collate in a daemon thread, ``prefetch`` batches ahead, in order; an exception in
+        the thread is re-raised here."""
+        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def work():
+            try:
+                for c in chunks:
+                    if stop.is_set():
+                        return
+                    q.put(self.collate(c))
+                q.put(_DONE)
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer
+                q.put(e)
+
+        t = threading.Thread(target=work, daemon=True, name="GraphLoader-prefetch")
+        t.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while t.is_alive():          # unblock a producer waiting on a full queue
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    t.join(0.01)

@@ -1,7 +1,8 @@
 """Autograd formulas and fake (meta) kernels for the ``torch.ops.gnnkit`` ops.
 
 The schemas and device kernels live in C++ (``csrc/gnnkit.cpp``, ``csrc/cpu``, ``csrc/cuda``);
-this module registers, once and on first use, how each op differentiates and what shapes it
+this module registers, once and on first use, how each op differentiates (tensors kept with
+``ctx.save_for_backward``) and -- through :mod:`gnnkit.ops._fakes` -- what shapes each op
 produces without running (for ``torch.compile`` / ``torch.library.opcheck``).
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import threading
 
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 from gnnkit import _ext
 
@@ -29,16 +31,32 @@ def ops():
 
 
 def transpose_csr(rowptr: torch.Tensor, col: torch.Tensor, num_src: int):
-    """Transpose of a destination-major CSR (see :func:`gnnkit._graph_utils.csr_transpose`)."""
+    """Transpose of a destination-major CSR (see :func:`gnnkit._graph_utils.csr_transpose`), for
+    backward passes: the forward op has validated (rowptr, col) already, so no re-check here."""
     from gnnkit._graph_utils import csr_transpose
 
-    return csr_transpose(rowptr, col, num_src)
+    return csr_transpose(rowptr, col, num_src, check=False)
 
 
-def _transposed(ctx, col_dtype_ref):
-    if ctx.t_rowptr is None:
-        ctx.t_rowptr, ctx.t_col, ctx.t_perm = transpose_csr(ctx.rowptr, ctx.col, ctx.num_src)
-    return ctx.t_rowptr, ctx.t_col, ctx.t_perm
+# The transposed CSR that the backward of spmm_sum / sddmm pulls over.  Their schemas carry no
+# transpose (no forward kernel reads one), so the Python wrappers hand the graph's cached
+# transpose over here, keyed by the identity of the rowptr tensor (and checked against col and
+# the source count): a backward finds it without a sort.  Called through torch.ops directly (or
+# traced), the backward transposes the CSR itself.  Entries die with their rowptr tensor.
+_transposes = WeakIdKeyDictionary()
+
+
+def remember_transpose(rowptr: torch.Tensor, col: torch.Tensor, t) -> None:
+    """Record ``t = (t_rowptr, t_col, t_perm)`` as the transpose of ``(rowptr, col)``."""
+    if t is not None and t[0] is not None:
+        _transposes[rowptr] = (col, t)
+
+
+def _transposed(rowptr, col, num_src: int):
+    entry = _transposes.get(rowptr)
+    if entry is not None and entry[0] is col and entry[1][0].numel() == num_src + 1:
+        return entry[1]
+    return transpose_csr(rowptr, col, num_src)
 
 
 def _edge_scale(rowptr: torch.Tensor, dtype) -> torch.Tensor:
@@ -50,27 +68,26 @@ def _edge_scale(rowptr: torch.Tensor, dtype) -> torch.Tensor:
 
 
 def _register():
+    from gnnkit.ops import _fakes
+
+    _fakes.register()
     lib = "gnnkit::"
 
     # ---------------------------------------------------------------- spmm_sum
-    @torch.library.register_fake(lib + "spmm_sum")
-    def _(rowptr, col, value, x, mean, t_rowptr=None, t_col=None, t_perm=None):
-        return x.new_empty(rowptr.shape[0] - 1, x.shape[1], x.shape[2])
-
     def spmm_sum_setup(ctx, inputs, output):
-        rowptr, col, value, x, mean, t_rowptr, t_col, t_perm = inputs
-        ctx.rowptr, ctx.col, ctx.value, ctx.x, ctx.mean = rowptr, col, value, x, mean
-        ctx.t_rowptr, ctx.t_col, ctx.t_perm = t_rowptr, t_col, t_perm
+        rowptr, col, value, x, mean = inputs
+        ctx.save_for_backward(rowptr, col, value, x)
+        ctx.mean = mean
         ctx.num_src = x.shape[0]
 
     def spmm_sum_backward(ctx, grad):
-        rowptr, col, value, x = ctx.rowptr, ctx.col, ctx.value, ctx.x
+        rowptr, col, value, x = ctx.saved_tensors
         H = x.shape[1]
         grad = grad.contiguous()
         gx = gv = None
         scale = _edge_scale(rowptr, x.dtype) if ctx.mean else None
         if ctx.needs_input_grad[3]:
-            t_rowptr, t_col, t_perm = _transposed(ctx, col)
+            t_rowptr, t_col, t_perm = _transposed(rowptr, col, ctx.num_src)
             w = value
             if scale is not None:
                 w = scale.expand(-1, H) if w is None else w * scale
@@ -80,113 +97,69 @@ def _register():
             gv = torch.ops.gnnkit.sddmm(rowptr, col, grad, x)
             if scale is not None:
                 gv = gv * scale
-        return None, None, gv, gx, None, None, None, None
+        return None, None, gv, gx, None
 
     torch.library.register_autograd(lib + "spmm_sum", spmm_sum_backward, setup_context=spmm_sum_setup)
 
     # ---------------------------------------------------------------- spmm_arg (max / min)
-    @torch.library.register_fake(lib + "spmm_arg")
-    def _(rowptr, col, value, x, reduce):
-        n = rowptr.shape[0] - 1
-        return x.new_empty(n, x.shape[1]), x.new_empty(n, x.shape[1], dtype=torch.long)
-
-    @torch.library.register_fake(lib + "spmm_arg_backward")
-    def _(col, value, x, grad_out, arg, need_x, need_value):
-        gx = torch.empty_like(x) if need_x else x.new_empty(0)
-        gv = x.new_empty(col.shape[0]) if (need_value and value is not None) else x.new_empty(0)
-        return gx, gv
-
     def spmm_arg_setup(ctx, inputs, output):
         rowptr, col, value, x, reduce = inputs
-        ctx.col, ctx.value, ctx.x = col, value, x
-        ctx.arg = output[1]
+        ctx.save_for_backward(col, value, x, output[1])
         ctx.mark_non_differentiable(output[1])
 
     def spmm_arg_backward(ctx, grad, _grad_arg):
+        col, value, x, arg = ctx.saved_tensors
         need_x = ctx.needs_input_grad[3]
-        need_v = ctx.value is not None and ctx.needs_input_grad[2]
-        gx, gv = torch.ops.gnnkit.spmm_arg_backward(ctx.col, ctx.value, ctx.x, grad.contiguous(), ctx.arg,
-                                                    need_x, need_v)
+        need_v = value is not None and ctx.needs_input_grad[2]
+        gx, gv = torch.ops.gnnkit.spmm_arg_backward(col, value, x, grad.contiguous(), arg, need_x, need_v)
         return None, None, (gv if need_v else None), (gx if need_x else None), None
 
     torch.library.register_autograd(lib + "spmm_arg", spmm_arg_backward, setup_context=spmm_arg_setup)
 
     # ---------------------------------------------------------------- sddmm
-    @torch.library.register_fake(lib + "sddmm")
-    def _(rowptr, col, a, b, t_rowptr=None, t_col=None, t_perm=None):
-        return a.new_empty(col.shape[0], a.shape[1])
-
     def sddmm_setup(ctx, inputs, output):
-        rowptr, col, a, b, t_rowptr, t_col, t_perm = inputs
-        ctx.rowptr, ctx.col, ctx.a, ctx.b = rowptr, col, a, b
-        ctx.t_rowptr, ctx.t_col, ctx.t_perm = t_rowptr, t_col, t_perm
+        rowptr, col, a, b = inputs
+        ctx.save_for_backward(rowptr, col, a, b)
         ctx.num_src = b.shape[0]
 
     def sddmm_backward(ctx, grad):
+        rowptr, col, a, b = ctx.saved_tensors
         grad = grad.contiguous()
         ga = gb = None
         if ctx.needs_input_grad[2]:
-            ga = torch.ops.gnnkit.spmm_sum(ctx.rowptr, ctx.col, grad, ctx.b, False)
+            ga = torch.ops.gnnkit.spmm_sum(rowptr, col, grad, b, False)
         if ctx.needs_input_grad[3]:
-            t_rowptr, t_col, t_perm = _transposed(ctx, ctx.col)
-            gb = torch.ops.gnnkit.spmm_sum(t_rowptr, t_col, grad[t_perm].contiguous(), ctx.a, False)
-        return None, None, ga, gb, None, None, None
+            t_rowptr, t_col, t_perm = _transposed(rowptr, col, ctx.num_src)
+            gb = torch.ops.gnnkit.spmm_sum(t_rowptr, t_col, grad[t_perm].contiguous(), a, False)
+        return None, None, ga, gb
 
     torch.library.register_autograd(lib + "sddmm", sddmm_backward, setup_context=sddmm_setup)
 
     # ---------------------------------------------------------------- edge_softmax
-    @torch.library.register_fake(lib + "edge_softmax")
-    def _(rowptr, scores):
-        return torch.empty_like(scores)
-
-    @torch.library.register_fake(lib + "edge_softmax_backward")
-    def _(rowptr, out, grad_out):
-        return torch.empty_like(out)
-
     def softmax_setup(ctx, inputs, output):
-        ctx.rowptr = inputs[0]
-        ctx.out = output
+        ctx.save_for_backward(inputs[0], output)
 
     def softmax_backward(ctx, grad):
-        return None, torch.ops.gnnkit.edge_softmax_backward(ctx.rowptr, ctx.out, grad.contiguous())
+        rowptr, out = ctx.saved_tensors
+        return None, torch.ops.gnnkit.edge_softmax_backward(rowptr, out, grad.contiguous())
 
     torch.library.register_autograd(lib + "edge_softmax", softmax_backward, setup_context=softmax_setup)
 
     # ---------------------------------------------------------------- fused GAT attention
-    def _lse_dtype(dtype):
-        return dtype if dtype in (torch.float32, torch.float64) else torch.float32
-
-    @torch.library.register_fake(lib + "gat_attention")
-    def _(rowptr, col, x, a_src, a_dst, negative_slope, dropout, seed, t_rowptr=None, t_col=None,
-          t_perm=None):
-        n = rowptr.shape[0] - 1
-        return x.new_empty(n, x.shape[1], x.shape[2]), x.new_empty(n, x.shape[1], dtype=_lse_dtype(x.dtype))
-
-    @torch.library.register_fake(lib + "gat_attention_backward")
-    def _(rowptr, col, t_rowptr, t_col, t_perm, x, a_src, a_dst, out, lse, grad_out, negative_slope,
-          dropout, seed):
-        return torch.empty_like(x), torch.empty_like(a_src), torch.empty_like(a_dst)
-
     def gat_setup(ctx, inputs, output):
         (rowptr, col, x, a_src, a_dst, slope, p, seed, t_rowptr, t_col, t_perm) = inputs
-        ctx.rowptr, ctx.col, ctx.x, ctx.a_src, ctx.a_dst = rowptr, col, x, a_src, a_dst
+        ctx.save_for_backward(rowptr, col, x, a_src, a_dst, t_rowptr, t_col, t_perm, *output)
         ctx.slope, ctx.p, ctx.seed = slope, p, seed
-        ctx.t_rowptr, ctx.t_col, ctx.t_perm = t_rowptr, t_col, t_perm
         ctx.num_src = x.shape[0]
-        ctx.out, ctx.lse = output
         ctx.mark_non_differentiable(output[1])
 
     def gat_backward(ctx, grad_out, _grad_lse):
-        t_rowptr, t_col, t_perm = _transposed(ctx, ctx.col)
+        rowptr, col, x, a_src, a_dst, t_rowptr, t_col, t_perm, out, lse = ctx.saved_tensors
+        if t_rowptr is None or t_col is None or t_perm is None:
+            t_rowptr, t_col, t_perm = transpose_csr(rowptr, col, ctx.num_src)
         gx, gas, gad = torch.ops.gnnkit.gat_attention_backward(
-            ctx.rowptr, ctx.col, t_rowptr, t_col, t_perm, ctx.x, ctx.a_src, ctx.a_dst, ctx.out, ctx.lse,
+            rowptr, col, t_rowptr, t_col, t_perm, x, a_src, a_dst, out, lse,
             grad_out.contiguous(), ctx.slope, ctx.p, ctx.seed)
         return None, None, gx, gas, gad, None, None, None, None, None, None
 
     torch.library.register_autograd(lib + "gat_attention", gat_backward, setup_context=gat_setup)
-
-    # ---------------------------------------------------------------- gather_rows (loader fetcher)
-    @torch.library.register_fake(lib + "gather_rows")
-    def _(src, index):
-        torch._check(src.dim() >= 1 and index.dim() == 1, lambda: "gather_rows: src [N, ...], index [M]")
-        return src.new_empty((index.shape[0], *src.shape[1:]))

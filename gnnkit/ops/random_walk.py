@@ -24,21 +24,6 @@ from gnnkit.graphlike import as_graph
 
 __all__ = ["random_walk", "restart_walk", "ppr_monte_carlo", "draw_seed", "out_csr"]
 
-_fake_done = False
-
-
-def _register_fake() -> None:
-    global _fake_done
-    if _fake_done:
-        return
-    ops()  # loads the extension, which defines the schema
-    _fake_done = True
-
-    @torch.library.register_fake("gnnkit::random_walk")
-    def _(rowptr, col, start, walk_length, p, q, restart_prob, seed):
-        return start.new_empty(start.shape[0], walk_length + 1, dtype=torch.long)
-
-
 def draw_seed(generator: torch.Generator | None = None) -> int:
     """A 63-bit seed drawn from ``generator`` (default: torch's global generator)."""
     return int(torch.randint(0, 2**63 - 1, (1,), generator=generator, dtype=torch.long).item())
@@ -81,7 +66,6 @@ def _walk(graph, start, walk_length: int, p, q, restart_prob, seed, generator) -
     start = _start_tensor(start, rowptr.numel() - 1, rowptr.device)
     if seed is None:
         seed = draw_seed(generator)
-    _register_fake()
     return ops().random_walk(rowptr, col, start, walk_length, float(p), float(q),
                              float(restart_prob), int(seed))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from gnnkit.ops import _common
-from gnnkit.ops._library import ops
+from gnnkit.ops._library import ops, remember_transpose
 
 __all__ = ["sddmm"]
 
@@ -43,6 +43,7 @@ def sddmm(graph, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     squeeze = a.dim() == 2
     a3 = a.unsqueeze(1) if squeeze else a
     b3 = b.unsqueeze(1) if squeeze else b
-    t = _common.transpose_args(graph, _common.wants_grad(b))
-    out = ops().sddmm(rowptr, col, a3, b3, *t)
+    if _common.wants_grad(b):
+        remember_transpose(rowptr, col, graph.transpose())
+    out = ops().sddmm(rowptr, col, a3, b3)
     return out.squeeze(1) if squeeze else out

@@ -6,7 +6,7 @@ import math
 import torch
 
 from gnnkit.ops import _common
-from gnnkit.ops._library import ops
+from gnnkit.ops._library import ops, remember_transpose
 
 __all__ = ["spmm", "REDUCTIONS"]
 
@@ -82,6 +82,7 @@ def spmm(graph, x: torch.Tensor, reduce: str = "sum", edge_weight: torch.Tensor 
         if w.shape[1] == 1 and x3.shape[1] != 1:
             x3 = x3.reshape(x3.shape[0], 1, x3.shape[1] * x3.shape[2])
         w = w.contiguous()
-    t = _common.transpose_args(graph, _common.wants_grad(x, w))
-    out = C.spmm_sum(rowptr, col, w, x3, reduce == "mean", *t)
+    if _common.wants_grad(x):
+        remember_transpose(rowptr, col, graph.transpose())
+    out = C.spmm_sum(rowptr, col, w, x3, reduce == "mean")
     return out.reshape((num_dst,) + tuple(x.shape[1:]))

@@ -109,3 +109,22 @@ def test_load_synthetic_names():
     assert len(csl) == 150 and csl.num_classes == 10
     with pytest.raises(ValueError, match="unknown dataset 'cls'"):
         load_synthetic("cls")
+
+
+def test_exp_pair_gin_identical_pathnn_ap_separates():
+    # the PathNN paper's EXP protocol in miniature: untrained float64 models, one pair
+    from gnnkit.nn.gin import GIN
+    from gnnkit.nn.pathnn import PathNN
+    from gnnkit.nn.pool import batch_graphs
+    (gs, xs), (gu, xu), *_ = exp_pair(np.random.default_rng(11), 12)
+    big, batch = batch_graphs([gs, gu])
+    x = torch.cat([xs, xu]).double()
+    torch.manual_seed(0)
+    gin = GIN(1, 16, 4, num_layers=4, dropout=0.0, readout="add").double().eval()
+    ap = PathNN(1, 16, 4, max_len=5, mode="ap", encode_distances=True, l2_norm=True,
+                batch_norm=False).double().eval()
+    with torch.no_grad():
+        g = gin(x, big, batch)
+        p = ap(x, ap.compute_paths(big), batch)
+    rel = lambda e: float((e[0] - e[1]).abs().max() / e.abs().max())  # noqa: E731
+    assert rel(g) < 1e-12 and rel(p) > 1e-4
