@@ -86,6 +86,19 @@ TORCH_LIBRARY(gnnkit, m) {
   m.def("neighbor_sample_hop(Tensor rowptr, Tensor col, Tensor nodes, Tensor keys, int num_src, "
         "int fanout, Tensor? weight, int seed, int hop) -> Tensor[]");
   m.def("saint_random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, int seed) -> Tensor");
+  // Negative sampling (csrc/cpu/negative_sample_cpu.cpp; CPU only).  rowptr/col: CSR grouped by the
+  // kept endpoint (row a = sorted partners b of a).  anchor [M]: K = num_samples negatives per anchor
+  // -> (a [M,K], b [M,K]); anchor None: num_samples pairs uniform over non-edges -> (a [S], b [S]).
+  // b in [0, num_candidates), uniform or proportional to weight [num_candidates]; strict rejects
+  // edges, exclude_self rejects b == a.  Sample i uses stream (seed, i).
+  m.def("negative_sample(Tensor rowptr, Tensor col, Tensor? anchor, int num_samples, int num_candidates, "
+        "Tensor? weight, bool strict, bool exclude_self, int seed) -> Tensor[]");
+  // Skip-gram with negative sampling over walks [W, L+1] (-1 padded) (csrc/cpu/sgns_cpu.cpp; CPU only):
+  // updates emb_in/emb_out [N, D] float32 in place (Hogwild), negatives ~ noise [N], keep [N]
+  // subsampling probabilities; lr decays linearly over walk ids walk_offset.. of total_walks.
+  // Returns the number of (centre, context) pairs trained.
+  m.def("sgns_train(Tensor walks, Tensor(a!) emb_in, Tensor(b!) emb_out, Tensor noise, Tensor? keep, "
+        "int window, int negatives, float lr, float min_lr, int walk_offset, int total_walks, int seed) -> int");
   // Row gather for the loader's feature fetcher (csrc/cpu/gather_cpu.cpp, CPU only): out[k] = src[index[k]].
   m.def("gather_rows(Tensor src, Tensor index) -> Tensor");
 }

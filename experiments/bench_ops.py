@@ -244,7 +244,8 @@ def bf16_impls(g, a):
 
     def gat(x):
         h = (x.float() @ W).bfloat16().view(-1, H, D)
-        return gnnkit.ops.gat_attention(g, h, (h.float() * att_s).sum(-1), (h.float() * att_d).sum(-1)).reshape(-1, H * D)
+        a_s, a_d = (h.float() * att_s).sum(-1).bfloat16(), (h.float() * att_d).sum(-1).bfloat16()
+        return gnnkit.ops.gat_attention(g, h, a_s, a_d).reshape(-1, H * D)
 
     out = {}
     if "spmm" in a.ops:

@@ -253,7 +253,7 @@ def profile_phases(g, xm, ym, train, batches, seed=0):
     from gnnkit.ops._library import ops
     from gnnkit.sampling.fetcher import gather_rows
     from gnnkit.sampling.items import ItemSampler
-    from gnnkit.sampling.neighbor import _blocks
+    from gnnkit.sampling.neighbor import build_blocks
 
     items = ItemSampler(train, 1024, seed=seed)
     model, opt = _model(seed)
@@ -270,7 +270,7 @@ def profile_phases(g, xm, ym, train, batches, seed=0):
         res = ops().neighbor_sample(g.indptr, g.indices, ib.items, fan, None, ib.seed, None, None, None)
         t1 = time.perf_counter()
         n_id, hp = res[0], res[1].tolist()
-        blocks = _blocks(hp, res[2], res[3], res[4], n_id, len(fan), None, False, res[8])
+        blocks = build_blocks(hp, res[2], res[3], res[4], n_id, len(fan), None, False, res[8])
         t2 = time.perf_counter()
         x = gather_rows(xm, n_id)
         t3 = time.perf_counter()

@@ -17,9 +17,9 @@ pool (the analysis kernels; numba's ``omp`` layer loads the system libgomp: a se
   ``GOMP_SPINCOUNT`` is set. libgomp reads it once, when it is loaded, so it takes effect only if
   gnnkit is imported before torch (``import gnnkit`` first; the ``gnnkit`` command does) or when
   the variable is exported by the user; :func:`thread_info` says whether it did.
-- **Small work stays serial.** The C++ kernels go parallel only above ``kSerialWork`` element
-  operations (``csrc/parallel.h``); the numba kernels only above :data:`NUMBA_SERIAL_WORK`
-  (:func:`numba_threads`), below which a serially compiled twin runs without touching the pool.
+- **Small work stays serial.** The numba kernels use their pool only above
+  :data:`NUMBA_SERIAL_WORK` element operations (:func:`numba_threads`); below, a serially compiled
+  twin runs without touching the pool.
 """
 from __future__ import annotations
 
@@ -105,29 +105,6 @@ def numba_threads(work: int):
         yield True
     finally:
         numba.set_num_threads(old)
-
-
-@contextmanager
-def serial_work(work: int):
-    """Temporarily set the C++ kernels' serial-work threshold (element operations; 0: every loop
-    with two or more chunks goes parallel). For tests of thread-count invariance on small inputs;
-    the previous threshold is restored on exit.
-
-    Raises:
-        ValueError: ``work`` < 0.
-    """
-    import torch
-
-    from gnnkit._ext import load
-
-    if isinstance(work, bool) or not isinstance(work, int) or work < 0:
-        raise ValueError(f"serial_work: work must be an int >= 0, got work={work!r}")
-    load()
-    old = torch.ops.gnnkit._set_serial_work(work)
-    try:
-        yield
-    finally:
-        torch.ops.gnnkit._set_serial_work(old)
 
 
 def thread_info() -> dict:

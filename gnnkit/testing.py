@@ -154,3 +154,13 @@ def average_precision_reference(scores, labels) -> float:
             above = [yj for sj, yj in zip(s, y) if sj >= si]
             precisions.append(sum(above) / len(above))
     return sum(precisions) / len(precisions)
+
+
+def admissible_negatives(graph, strict: bool = True, exclude_self: bool = True) -> set:
+    """Oracle of :mod:`gnnkit.ops.negative_sampling`: the set of pairs ``(u, v)`` a negative
+    sampler may return (plain Python over all ``N^2`` pairs; tiny graphs only)."""
+    n = graph.num_nodes
+    src, dst = graph.edge_index
+    arcs = set(zip(src.tolist(), dst.tolist())) if strict else set()
+    return {(u, v) for u in range(n) for v in range(n)
+            if not (exclude_self and u == v) and (u, v) not in arcs}

@@ -80,8 +80,7 @@ def test_rabbit_puts_communities_together():
     assert r.info["top_level_communities"] == c
 
 
-def test_reorder_disk_and_cli(tmp_path):
-    from gnnkit.cli import main
+def test_reorder_disk(tmp_path):
     from gnnkit.data.disk import DiskGraph, save_graph
 
     g = random_graph(n=200, e=900)
@@ -96,6 +95,14 @@ def test_reorder_disk_and_cli(tmp_path):
     assert torch.equal(r.perm[torch.from_numpy(np.asarray(d.splits["train"]))].sort().values,
                        torch.arange(0, 200, 3))
     assert load_reordering(tmp_path / "g") is None
+
+
+@pytest.mark.slow  # the convert pipeline's numba kernels compile on a fresh cache
+def test_cli_convert_reorder(tmp_path):
+    from gnnkit.cli import main
+    from gnnkit.data.disk import DiskGraph
+
+    g = random_graph(n=200, e=900)
     src = tmp_path / "edges.txt"
     np.savetxt(src, g.edge_index.t().numpy(), fmt="%d")
     assert main(["data", "convert", str(src), str(tmp_path / "c"), "--reorder", "rcm", "--num-nodes", "200"]) == 0

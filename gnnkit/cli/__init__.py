@@ -13,7 +13,7 @@ import sys
 __all__ = ["main", "build_parser"]
 
 # Sub-command modules, in the order they appear in ``gnnkit --help``.
-_COMMANDS = ["bench", "data", "datasets", "analyze", "plot"]
+_COMMANDS = ["bench", "embed", "data", "datasets", "analyze", "plot"]
 
 
 def build_parser() -> argparse.ArgumentParser:

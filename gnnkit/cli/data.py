@@ -57,7 +57,7 @@ def register(subparsers) -> None:
     c.add_argument("--features-dtype", default="float32", choices=["float32", "float16"])
     c.add_argument("--reorder", default=None, choices=["rcm", "degree", "rabbit", "metis"],
                    help="renumber the nodes for locality (gnnkit.reorder); the permutation is stored "
-                        "as DST/reorder_perm.npy (perm[new] = old)")
+                        "as DST/reorder_perm.i64 (raw int64, perm[new] = old)")
     c.add_argument("--chunk-edges", type=_int, default=None, help=argparse.SUPPRESS)
     c.add_argument("--overwrite", action="store_true", help="replace an existing DST")
     c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -145,7 +145,7 @@ def _convert(args) -> int:
         if args.reorder:
             ri = stats["reorder"]
             print(f"reordered ({args.reorder}) in {ri['seconds']:.2f} s, peak RSS {ri['peak_rss_mib']:,.0f} MiB; "
-                  f"permutation in {dg.path / 'reorder_perm.npy'} (perm[new] = old)")
+                  f"permutation in {dg.path / 'reorder_perm.i64'} (int64, perm[new] = old)")
     return 0
 
 

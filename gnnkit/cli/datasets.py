@@ -42,7 +42,7 @@ def registry_entries() -> dict:
 def _family(name: str) -> str:
     from gnnkit.data import available_datasets
 
-    for fam in ("planetoid", "heterophily", "ogb", "synthetic", "ogbg", "graph-synthetic"):
+    for fam in ("planetoid", "heterophily", "ogb", "ogbl", "synthetic", "ogbg", "graph-synthetic"):
         if name in available_datasets(fam):
             return fam
     return "?"
@@ -82,7 +82,7 @@ def dataset_presence(name: str, root=None) -> dict:
         folder, searched = find_file("heterophily", [f"{name}.npz"], root)
         how = (f"download https://github.com/yandex-research/heterophilous-graphs/raw/main/data/"
                f"{name}.npz into one of the folders searched (or pass --root)")
-    elif fam == "ogb":
+    elif fam in ("ogb", "ogbl"):
         from gnnkit.data import DatasetError, ogb_meta
 
         try:

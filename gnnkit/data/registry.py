@@ -47,6 +47,7 @@ FAMILIES = {
     "heterophily": ("gnnkit.data.heterophily", "load_heterophily", "HETEROPHILY_NAMES", False,
                     None),
     "ogb": ("gnnkit.data.ogb", "load_ogb", "ogb_dataset_names", False, "ogbn_"),
+    "ogbl": ("gnnkit.link.ogbl", "load_ogbl", "ogbl_dataset_names", False, "ogbl_"),
     "synthetic": ("gnnkit.data.synthetic", "csbm", "SYNTHETIC_NAMES", True, None),
     "ogbg": ("gnnkit.graphlevel.ogbg", "load_ogbg", "ogbg_dataset_names", False, "ogbg_"),
     "graph-synthetic": ("gnnkit.graphlevel.synthetic", "load_synthetic_family", "SYNTHETIC", False,

@@ -16,6 +16,7 @@ an ``edge_index`` ``[2, E]`` or a PyG ``Data`` (converted once at the boundary).
 from gnnkit.block import Block
 from gnnkit.nn.dagnn import DAGNNConv, adaptive_combine, dagnn_hops
 from gnnkit.nn.decoupled import GBPMLP, SGC, SIGN
+from gnnkit.nn.gae import GAE, VGAE, DotPredictor, HadamardMLP, LinkGNN, recon_loss
 from gnnkit.nn.gat_conv import GATConv
 from gnnkit.nn.gcn_conv import GCNConv, gcn_norm
 from gnnkit.nn.minibatch import MiniBatchGNN
@@ -53,6 +54,12 @@ from gnnkit.nn.sage_conv import SAGEConv
 from gnnkit.nn.pool import batch_graphs, global_add_pool, global_max_pool, global_mean_pool
 
 __all__ = [
+    "GAE",
+    "VGAE",
+    "LinkGNN",
+    "DotPredictor",
+    "HadamardMLP",
+    "recon_loss",
     "Block",
     "GCNConv",
     "gcn_norm",

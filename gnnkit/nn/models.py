@@ -7,6 +7,9 @@ model registry (name -> class, architecture defaults, supported task kinds).
            on inputs and attention
 ``dagnn``  Liu, Gao & Ji 2020: MLP hidden 64, K = 10, dropout 0.8
 ``mlp``    2-layer MLP, hidden 64, dropout 0.5 (baseline, no paper)
+``gae``    link: Kipf & Welling 2016 graph auto-encoder, GCN 32-16, inner product
+``vgae``   link: the variational GAE (same paper and sizes)
+``link-*`` link: OGB baselines, ``link-sage`` / ``link-gcn``: 3 x 256 encoder + Hadamard MLP
 =========  =======================================================================================
 
 How each model is trained (optimiser settings, early stopping, dataset-specific overrides such
@@ -22,6 +25,7 @@ from torch import Tensor, nn
 
 from gnnkit.nn import _utils
 from gnnkit.nn.dagnn import DAGNNConv
+from gnnkit.nn.gae import build_gae, build_link_gnn, build_vgae
 from gnnkit.nn.gat_conv import GATConv
 from gnnkit.nn.gcn_conv import GCNConv
 from gnnkit.nn.mlp import MLP
@@ -224,6 +228,13 @@ _REGISTRY: dict = {
                   "attn_dropout": 0.6}, ("node",)),
     "dagnn": (DAGNN, {"hidden_channels": 64, "K": 10, "dropout": 0.8}, ("node",)),
     "mlp": (_MLPModel, {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5}, ("node",)),
+    # link prediction (gnnkit.nn.gae): Kipf & Welling 2016 (32-16 GCN), OGB's SAGE / GCN baselines
+    "gae": (build_gae, {"hidden_channels": 32, "out_channels": 16}, ("link",)),
+    "vgae": (build_vgae, {"hidden_channels": 32, "out_channels": 16}, ("link",)),
+    "link-sage": (build_link_gnn, {"hidden_channels": 256, "num_layers": 3, "dropout": 0.0, "conv": "sage",
+                                   "predictor": "mlp"}, ("link",)),
+    "link-gcn": (build_link_gnn, {"hidden_channels": 256, "num_layers": 3, "dropout": 0.0, "conv": "gcn",
+                                  "predictor": "mlp"}, ("link",)),
 }
 
 

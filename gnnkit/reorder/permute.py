@@ -152,13 +152,16 @@ def reorder(graph, method: str, **opts):
     return g, r
 
 
-_PERM_FILE, _INFO_FILE = "reorder_perm.npy", "reorder.json"
+# beside the DiskGraph's own arrays, outside its meta.json: raw int64 (not *.npy, which
+# DiskGraph.verify requires to be listed in meta.json), its length checked when read
+_PERM_FILE, _INFO_FILE = "reorder_perm.i64", "reorder.json"
 
 
 def reorder_disk(src, dst, method: str, *, overwrite: bool = False, **opts) -> Reordering:
     """Write the DiskGraph ``src`` renumbered by ``method`` to ``dst``: the CSR, features, labels
     and splits (ids mapped) are permuted together, the permutation is stored beside them
-    (``reorder_perm.npy``: ``perm[new] = old``; read it back with :func:`load_reordering`).
+    (``reorder_perm.i64``, raw little-endian int64, ``perm[new] = old``, and ``reorder.json``;
+    read them back with :func:`load_reordering`).
     ``info`` records the time and the process's peak RSS."""
     from gnnkit.data.disk import DiskGraph, save_graph
 
@@ -174,8 +177,8 @@ def reorder_disk(src, dst, method: str, *, overwrite: bool = False, **opts) -> R
     out = save_graph(dst, g2, features=feats, labels=labels, splits=splits or None,
                      transpose=d.has_transpose, features_dtype=fdt,
                      coalesced=bool(d.meta.get("coalesced")) or None, overwrite=overwrite)
-    np.save(out.path / _PERM_FILE, r.perm.numpy())
-    r.info.update({"seconds": round(time.perf_counter() - t0, 2), "source": str(src),
+    r.perm.numpy().astype("<i8").tofile(out.path / _PERM_FILE)
+    r.info.update({"seconds": round(time.perf_counter() - t0, 2), "source": str(src), "num_nodes": r.num_nodes,
                    "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
     (out.path / _INFO_FILE).write_text(json.dumps(r.info, sort_keys=True))
     return r
@@ -187,6 +190,10 @@ def load_reordering(path) -> Reordering | None:
     if not (p / _PERM_FILE).is_file():
         return None
     info = json.loads((p / _INFO_FILE).read_text()) if (p / _INFO_FILE).is_file() else {}
-    return Reordering(torch.from_numpy(np.load(p / _PERM_FILE)), info.get("method", "custom"), info)
+    perm = np.fromfile(p / _PERM_FILE, dtype="<i8")
+    n = info.get("num_nodes")
+    if n is not None and perm.shape[0] != n:
+        raise ValueError(f"{p / _PERM_FILE}: {perm.shape[0]} entries, reorder.json says {n} nodes")
+    return Reordering(torch.from_numpy(perm.astype(np.int64)), info.get("method", "custom"), info)
 
 

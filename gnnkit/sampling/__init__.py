@@ -27,7 +27,7 @@ from gnnkit.sampling.base import BaseSampler, NegativeSampling, SamplerOutput
 from gnnkit.sampling.fetcher import FeatureFetcher, gather_rows
 from gnnkit.sampling.items import ItemBatch, ItemSampler, mix_seed
 from gnnkit.sampling.loader import NeighborLoader
-from gnnkit.sampling.negative import uniform_negatives
+from gnnkit.sampling.negative import strict_negatives, uniform_negatives
 from gnnkit.sampling.neighbor import NeighborSample, sample_neighbors
 from gnnkit.sampling.neighbor_sampler import NeighborSampler
 from gnnkit.sampling.pipeline import Loader
@@ -43,6 +43,7 @@ __all__ = [
     "SamplerOutput",
     "NegativeSampling",
     "uniform_negatives",
+    "strict_negatives",
     "NeighborSampler",
     "FeatureFetcher",
     "gather_rows",

@@ -39,8 +39,8 @@ class NegativeSampling:
             function of its arguments returning the negatives -- binary: int64 ``[2, num]``
             pairs; triplet: int64 ``[num]`` destinations for the sources
             ``pairs[0].repeat_interleave(amount)`` (or ``[2, num]`` pairs whose row 0 is exactly
-            that; checked).  (default: :obj:`None`: :func:`gnnkit.sampling.uniform_negatives`,
-            uniform endpoints **not** filtered against the graph's arcs)
+            that; checked).  (default: :obj:`None`: :func:`gnnkit.sampling.strict_negatives`,
+            the compiled strict sampler: never an arc of the graph, never a self-loop)
     """
 
     mode: str = "binary"

@@ -22,7 +22,7 @@ from torch import Tensor
 from gnnkit.block import Block
 from gnnkit.sampling.base import BaseSampler, NegativeSampling, SamplerOutput, check_pairs
 from gnnkit.sampling.items import mix_seed
-from gnnkit.sampling.negative import uniform_negatives
+from gnnkit.sampling.negative import strict_negatives, uniform_negatives
 from gnnkit.sampling.neighbor import as_graph, check_fanouts, sample_neighbors
 
 __all__ = ["NeighborSampler"]
@@ -80,7 +80,7 @@ class NeighborSampler(BaseSampler):
             num = neg_sampling.num_negatives(p)
             nseed = mix_seed(seed, 1)
             if neg_sampling.sampler is None:
-                neg = uniform_negatives(self.graph, pos, num, seed=nseed, mode=neg_sampling.mode)
+                neg = strict_negatives(self.graph, pos, num, seed=nseed, mode=neg_sampling.mode)
             else:
                 neg = neg_sampling.sampler(self.graph, pos, num, seed=nseed)
                 if neg_sampling.mode == "triplet" and isinstance(neg, torch.Tensor) and neg.dim() == 1:

@@ -6,6 +6,8 @@
 :class:`GraphTask`          graph property prediction (batched small graphs, graph-level models)
 :class:`NodeTask`           node property prediction (full graph, sampled blocks, or
                             precomputed feature rows)
+:class:`LinkTask`           link prediction (random edge split or OGB split, strict negatives,
+                            full graph or sampled blocks)
 :class:`Batch`              the one batch type every loader yields
 :class:`Metric`             ``get_metric`` / ``register_metric``: accuracy, roc_auc,
                             average_precision, hits@K, mrr, mae, rmse, ``ogb:<dataset>``
@@ -23,12 +25,14 @@ from gnnkit.tasks.metrics import (
     get_metric,
     register_metric,
 )
+from gnnkit.tasks.link import LinkTask
 from gnnkit.tasks.node import NodeTask, normalize_features
 from gnnkit.tasks.graph import GraphTask  # noqa: E402  (registers kind 'graph')
 
 __all__ = [
     "Task",
     "NodeTask",
+    "LinkTask",
     "GraphTask",
     "Batch",
     "Metric",

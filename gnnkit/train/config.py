@@ -12,7 +12,8 @@ _MONITOR_ALIASES = {"val_acc": "val_metric"}  # the pre-task-layer name (accurac
 _OPTIMIZERS = ("adam", "adamw")
 
 # Options of a flat settings dict that configure the task (data preparation), not the optimiser.
-TASK_OPTIONS = ("normalize_features", "sparse_features", "batch_size", "fanouts", "eval_batch_size")
+TASK_OPTIONS = ("normalize_features", "sparse_features", "batch_size", "fanouts", "eval_batch_size",
+                "objective", "neg_ratio")  # the last two: LinkTask
 
 
 @dataclass

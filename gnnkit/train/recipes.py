@@ -59,6 +59,17 @@ register_recipe("dagnn", {"lr": 0.01, "weight_decay": 0.005, "epochs": 1000, "pa
 register_recipe("mlp", {"lr": 0.01, "weight_decay": 5e-4, "epochs": 500, "patience": 100})
 register_recipe("sgc", {"lr": 0.2, "weight_decay": 5e-5, "epochs": 100, "patience": None})
 register_recipe("gbp", {"lr": 0.01, "weight_decay": 5e-4, "epochs": 300, "patience": 50})
+# Link prediction.  GAE / VGAE: Kipf & Welling 2016 (tkipf/gae): Adam lr 0.01, 200 epochs, the model
+# after the last epoch, the full-adjacency reconstruction loss.  OGB baselines: ogbl.yaml.
+# GAE / VGAE use the raw binary bag-of-words features (the authors' code does not normalise them).
+register_recipe("gae", {"lr": 0.01, "weight_decay": 0.0, "epochs": 200, "patience": None, "monitor": "last",
+                        "objective": "full", "normalize_features": False})
+register_recipe("vgae", {"lr": 0.01, "weight_decay": 0.0, "epochs": 200, "patience": None, "monitor": "last",
+                         "objective": "full", "normalize_features": False})
+register_recipe("link-sage", {"lr": 0.001, "weight_decay": 0.0, "epochs": 400, "patience": None,
+                              "batch_size": 65536})
+register_recipe("link-gcn", {"lr": 0.001, "weight_decay": 0.0, "epochs": 400, "patience": None,
+                             "batch_size": 65536})
 register_recipe("dir-gnn", {"lr": 0.01, "weight_decay": 0.0, "epochs": 500, "patience": 100},
                 {"chameleon_directed": ({"num_layers": 5}, {"lr": 0.005})})
 
@@ -108,7 +119,8 @@ def model_defaults(name: str, dataset_name: str | None = None) -> tuple[dict, di
     if ds in r["datasets"]:
         model_kw.update(r["datasets"][ds][0])
         train_kw.update(r["datasets"][ds][1])
-    if ds in _PLANETOID:
+    explicit = "normalize_features" in r["train"] or "normalize_features" in r["datasets"].get(ds, ({}, {}))[1]
+    if ds in _PLANETOID and not explicit:  # a recipe that sets it (GAE: raw features) wins
         train_kw["normalize_features"] = True
     return model_kw, train_kw
 

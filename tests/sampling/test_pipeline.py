@@ -155,3 +155,30 @@ def test_dir_sage_trains_on_directed_loader_batches():
     out = model(b.x, b.graph)
     out.sum().backward()
     assert out.shape == (10, 3) and all(p.grad is not None for p in model.parameters())
+
+
+def test_gather_rows_op(tmp_path):
+    import numpy as np
+
+    from gnnkit.ops._library import ops
+    from gnnkit.sampling import gather_rows
+    from gnnkit.sampling.fetcher import as_rows
+
+    gen = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, 50, (300,), generator=gen)
+    for src in (torch.randn(50, 7, generator=gen), torch.randn(50, 3, 2, generator=gen).bfloat16(),
+                torch.arange(50), torch.randn(50, 9, generator=gen)[:, 2:6]):  # last: strided rows
+        if src.dim() > 1 and not src[0].is_contiguous():
+            with pytest.raises(ValueError, match="each row of 'src' must be contiguous"):
+                gather_rows(src, idx)
+            continue
+        assert torch.equal(gather_rows(src, idx), src[idx])
+        assert torch.equal(gather_rows(src, idx.int()), src[idx])
+    np.save(tmp_path / "x.npy", np.arange(200, dtype=np.float32).reshape(50, 4))
+    xm = as_rows(np.load(tmp_path / "x.npy", mmap_mode="r"), "x")
+    assert torch.equal(gather_rows(xm, idx), torch.arange(200.0).view(50, 4)[idx])
+    with pytest.raises(IndexError, match=r"gather_rows: index\[2\] = 50 is out of range for 'src' with 50 rows"):
+        gather_rows(torch.zeros(50, 2), torch.tensor([0, 1, 50, -1]))
+    assert gather_rows(torch.zeros(50, 2), torch.zeros(0, dtype=torch.long)).shape == (0, 2)
+    torch.library.opcheck(ops().gather_rows, (torch.randn(20, 3), torch.tensor([3, 1, 19])),
+                          test_utils=("test_schema", "test_faketensor"))
