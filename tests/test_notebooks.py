@@ -96,7 +96,8 @@ def test_homophily_notebook(tmp_path, monkeypatch, data_root):
     out, _, stdout = _execute("homophily_study.ipynb", tmp_path, monkeypatch, data_root)
 
     table = {r["dataset"]: r for r in _rows(out / "homophily_table.csv")}
-    assert set(table) == {"cora", "chameleon_filtered_directed"}
+    mines = (data_root / "heterophily" / "minesweeper.npz").is_file()
+    assert set(table) == {"cora", "chameleon_filtered_directed"} | ({"minesweeper"} if mines else set())
     cora = table["cora"]
     assert (int(cora["nodes"]), int(cora["arcs"]), int(cora["classes"])) == (2708, 10556, 7)
     # Cora's edge homophily is 0.81 (Zhu et al. 2020, Table 1); heterophilous Chameleon ~0.24.
@@ -126,6 +127,17 @@ def test_homophily_notebook(tmp_path, monkeypatch, data_root):
         _assert_png(out / f"{fig}.png")
     assert "sweep took" in stdout
 
+    platonov = _rows(out / "platonov_models.csv")   # section 3, the paper's protocol (tiny setting)
+    if mines:
+        # minesweeper's edge homophily is 0.68 (Platonov et al., Table 1)
+        assert abs(float(table["minesweeper"]["edge"]) - 0.68) < 0.005
+        assert [r["model"] for r in platonov] == ["res-gcn", "res-sage", "res-gat", "res-gt", "resnet"]
+        for r in platonov:
+            assert r["dataset"] == "minesweeper" and r["metric"] == "roc_auc" and int(r["runs"]) == 1
+            assert 0.0 <= float(r["test_mean"]) <= 100.0 and float(r["paper"]) > 50
+    else:
+        assert platonov == []
+
 
 def test_homophily_notebook_without_data(tmp_path, monkeypatch):
     """Absent datasets are skipped with a message; the cSBM sweep needs no files and still runs."""
@@ -135,6 +147,7 @@ def test_homophily_notebook_without_data(tmp_path, monkeypatch):
     assert "skipping cora" in stdout and "skipping chameleon_filtered_directed" in stdout
     assert "no directed dataset loaded" in stdout
     assert _rows(out / "homophily_table.csv") == []
+    assert _rows(out / "platonov_models.csv") == []
     assert len(_rows(out / "csbm_sweep.csv")) == 3 * len(MODELS)
     assert not (out / "compatibility.png").exists()
     _assert_png(out / "csbm_accuracy.png")

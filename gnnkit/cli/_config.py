@@ -220,6 +220,12 @@ def _check_dataset_name(name, src, key) -> str:
 
     if not isinstance(name, str) or not name.strip():
         raise _err(src, key, f"expected a dataset name, got {name!r}")
+    from gnnkit.data.registry import is_dataset_path
+
+    if is_dataset_path(name):   # a file in the Platonov et al. .npz layout
+        if not Path(name).expanduser().is_file():
+            raise _err(src, key, f"dataset file {name!r} does not exist")
+        return str(Path(name).expanduser())
     names = available_datasets()
     norm = {n.lower().replace("-", "_"): n for n in names}
     canon = norm.get(name.strip().lower().replace("-", "_"))

@@ -152,7 +152,8 @@ def _build_plan(args, parser):
             plan.datasets = [d for d in plan.datasets if d.models]
     elif args.dataset or args.model:
         dnames = args.dataset or ["csbm"]
-        default_name = "-".join(n.lower().replace("_", "-") for n in dnames)[:48]
+        default_name = "-".join((Path(n).stem if n.lower().endswith(".npz") else n).lower()
+                                .replace("_", "-") for n in dnames)[:48]
         doc = {"name": args.name or default_name, "models": args.model or DEFAULT_MODELS,
                "datasets": [{"name": n} for n in dnames]}
         plan = parse_config(doc, source="flags")

@@ -55,8 +55,17 @@ def _grouped_bars(ax, rows, key_mean, key_std, scale):
 
 
 def plot_results(results_dir, out=None, dpi: int = 120) -> list[Path]:
-    """Write the charts of one results directory; return the PNG paths."""
-    import matplotlib
+    """Write the charts of one results directory; return the PNG paths.
+
+    Raises:
+        ImportError: matplotlib is not installed (the message names the ``analysis`` extra).
+    """
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError('gnnkit plot needs matplotlib, which is not installed; install the '
+                          'plotting extra: pip install "gnnkit[analysis]" (or pip install '
+                          '"matplotlib>=3.7")') from e
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

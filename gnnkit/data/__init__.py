@@ -19,6 +19,7 @@ Files are looked for under ``root`` when given, else ``$GNNKIT_DATA`` (see
 from gnnkit.data.errors import DatasetError
 from gnnkit.data.dataset import SPLIT_KEYS, NodeDataset, masks_to_splits, random_splits
 from gnnkit.data.registry import available_datasets, get_dataset, register_family
+from gnnkit.data.transforms import node_features_from_edges, symmetrized
 from gnnkit.data.generic import dataset_from_arrays, graph_from_arcs, read_edge_list, read_npz, read_sparse
 from gnnkit.data.graph_datasets import CSL_SKIPS, bicyclopentyl, csl_dataset, csl_graph, decalin
 from gnnkit.data.heterophily import HETEROPHILY_NAMES, load_heterophily, read_heterophily_npz
@@ -36,6 +37,8 @@ __all__ = [
     "NodeDataset",
     "SPLIT_KEYS",
     "get_dataset",
+    "symmetrized",
+    "node_features_from_edges",
     "available_datasets",
     "register_family",
     "masks_to_splits",

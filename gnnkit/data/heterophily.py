@@ -5,7 +5,10 @@ From "A critical look at the evaluation of GNNs under heterophily: Are we really
 https://github.com/yandex-research/heterophilous-graphs (``data/``, MIT licence).  Chameleon and
 Squirrel are Wikipedia networks (Rozemberczki et al., https://arxiv.org/abs/1909.13021); Actor,
 Cornell, Texas and Wisconsin come from Geom-GCN (Pei et al., https://arxiv.org/abs/2002.05287).
-``*_filtered`` variants have the duplicated nodes removed (Platonov et al.).
+``*_filtered`` variants have the duplicated nodes removed and ``texas_4_classes`` drops Texas'
+one-node class (Platonov et al.).  The five graphs proposed by Platonov et al. are
+``roman_empire``, ``amazon_ratings`` (5 classes, accuracy) and ``minesweeper``, ``tolokers``,
+``questions`` (binary: the metric is ROC-AUC, as in the paper).
 
 Each archive holds ``node_features`` ``[N, F]``, ``node_labels`` ``[N]``, ``edges`` ``[E, 2]``
 (column 0 source) and ``train_masks`` / ``val_masks`` / ``test_masks`` (10 splits; ``[10, N]`` in the
@@ -23,13 +26,17 @@ from gnnkit.data._paths import find_file
 from gnnkit.data.dataset import DatasetError, NodeDataset
 from gnnkit.data.generic import dataset_from_arrays, open_npz
 
-__all__ = ["HETEROPHILY_NAMES", "load_heterophily", "read_heterophily_npz"]
+__all__ = ["HETEROPHILY_NAMES", "BINARY_NAMES", "load_heterophily", "read_heterophily_npz"]
 
 HETEROPHILY_NAMES = (
     "chameleon", "chameleon_directed", "chameleon_filtered", "chameleon_filtered_directed",
     "squirrel", "squirrel_directed", "squirrel_filtered", "squirrel_filtered_directed",
-    "actor", "cornell", "texas", "wisconsin",
+    "actor", "cornell", "texas", "texas_4_classes", "wisconsin",
+    "roman_empire", "amazon_ratings", "minesweeper", "tolokers", "questions",
 )
+#: Binary datasets of Platonov et al.: evaluated by ROC-AUC (their ``datasets.py``: ``num_classes == 2``
+#: -> one target, ``'ROC AUC'``).
+BINARY_NAMES = ("minesweeper", "tolokers", "questions")
 _KEYS = ("node_features", "node_labels", "edges", "train_masks", "val_masks", "test_masks")
 _URL = "https://github.com/yandex-research/heterophilous-graphs/raw/main/data/{name}.npz"
 
@@ -41,6 +48,10 @@ def read_heterophily_npz(path, directed: bool | None = None, name: str | None = 
         path (str): the ``.npz`` file.
         directed (bool, optional): ``None`` decides from the file name (``'directed'`` in it).
         name (str, optional): dataset name; the file stem when ``None``.
+
+    Any file of this layout is accepted (``gnnkit bench -d PATH.npz``, ``gnnkit analyze PATH.npz``).
+    ``metadata['metric']`` is ``'roc_auc'`` when the labels have two classes (the paper's rule),
+    else ``'accuracy'``.
 
     Raises:
         DatasetError: unreadable archive, missing keys, wrong shapes / dtypes, node ids or labels
@@ -61,8 +72,7 @@ def read_heterophily_npz(path, directed: bool | None = None, name: str | None = 
         edges.T, d["node_features"], d["node_labels"],
         masks=(d["train_masks"], d["val_masks"], d["test_masks"]), directed=directed,
         name=name or path.stem, source=str(path), dedupe=not directed,
-        metadata={"family": "heterophily", "source": str(path), "eval_metric": "acc",
-                  "num_raw_edges": int(edges.shape[0])},
+        metadata={"family": "heterophily", "source": str(path), "num_raw_edges": int(edges.shape[0])},
     )
     # Platonov et al. score the binary graphs (minesweeper, tolokers, questions) by ROC-AUC.
     binary = ds.num_classes == 2 and ds.y.dim() == 1

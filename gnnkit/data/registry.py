@@ -22,7 +22,7 @@ from typing import Callable
 from gnnkit.data.errors import DatasetError
 
 __all__ = ["FAMILIES", "Family", "register_family", "unregister_family", "available_datasets",
-           "get_dataset", "dataset_family"]
+           "get_dataset", "dataset_family", "is_dataset_path"]
 
 
 @dataclass(frozen=True)
@@ -133,19 +133,48 @@ def dataset_family(name: str) -> str | None:
     return None
 
 
-def get_dataset(name: str, root=None, **kwargs):
+def is_dataset_path(name) -> bool:
+    """True when ``name`` names an ``.npz`` file (``gnnkit bench -d PATH.npz``) rather than a
+    registered dataset.
+
+    >>> is_dataset_path('data/minesweeper.npz'), is_dataset_path('minesweeper')
+    (True, False)
+    """
+    return isinstance(name, str) and name.lower().endswith(".npz")
+
+
+def get_dataset(name: str, root=None, symmetrize: bool = False,
+                node_features_from_edges: str | None = None, **kwargs):
     """Load a dataset by name: ``'cora'``, ``'chameleon'``, ``'squirrel_directed'``,
-    ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`).
+    ``'ogbn-arxiv'``, ``'csbm'``, ... (see :func:`available_datasets`), or a path to an ``.npz``
+    archive in the Platonov et al. layout (:func:`gnnkit.data.read_heterophily_npz`).
 
     ``root`` is passed to file-based loaders (see :mod:`gnnkit.data._paths`); other keyword
     arguments go to the family's loader (e.g. ``download=True`` for OGB, ``homophily=0.2`` for
     ``'csbm'``).  Names are case-insensitive and ``-``/``_`` are interchangeable.
+    Transforms (:mod:`gnnkit.data.transforms`): ``symmetrize=True`` makes a directed graph
+    undirected; ``node_features_from_edges='mean'`` (``'sum'``, ``'max'``) appends to ``x`` each
+    node's aggregate of its in-arcs' ``edge_attr`` (OGB's ogbn-proteins example).
 
     Raises:
         DatasetError: unknown name (with close matches), or whatever the loader raises.
     """
     if not isinstance(name, str):
         raise DatasetError(f"dataset name must be a string, got {type(name).__name__}")
+    if symmetrize or node_features_from_edges:
+        from gnnkit.data import transforms
+
+        ds = get_dataset(name, root=root, **kwargs)
+        if node_features_from_edges:
+            ds = transforms.node_features_from_edges(ds, node_features_from_edges)
+        return transforms.symmetrized(ds) if symmetrize else ds
+    if is_dataset_path(name):
+        from gnnkit.data.heterophily import read_heterophily_npz
+
+        if kwargs:
+            raise DatasetError(f"{name}: a dataset file takes no loader arguments, got "
+                               f"{sorted(kwargs)}")
+        return read_heterophily_npz(name)
     key = _key(name)
     for f in _families():
         fam = _family(f)

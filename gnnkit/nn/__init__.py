@@ -49,6 +49,7 @@ from gnnkit.nn.dir_conv import (
 )
 from gnnkit.nn.pathnn import PathConv, PathNN, PathSet, compute_paths
 from gnnkit.nn.zoo import DirGNNNet, GBPNet, SGCNet
+from gnnkit.nn.protocol_models import DirGATNet, DirGCNNet, DirSAGENet  # registers the protocol suites' models
 from gnnkit.nn.sage_conv import SAGEConv
 from gnnkit.nn.pool import batch_graphs, global_add_pool, global_max_pool, global_mean_pool
 

@@ -296,7 +296,7 @@ class DirGNN(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2,
                  conv: str = "dir-gcn", alpha: float = 0.5, jumping_knowledge: str | None = None,
-                 normalize: bool = False, dropout: float = 0.0):
+                 normalize: bool = False, dropout: float = 0.0, learn_alpha: bool = False):
         super().__init__()
         if conv not in _CONVS:
             raise ValueError(f"DirGNN: conv must be one of {_CONVS}, got {conv!r}")

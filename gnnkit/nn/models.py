@@ -51,23 +51,29 @@ def _check_depth(name: str, num_layers, dropout) -> None:
 
 class _ConvStack(nn.Module):
     """The layer loop shared by :class:`GCN` and :class:`GAT`: for every conv in ``self.convs``,
-    input dropout, the conv, then ``self.activation`` (not after the last layer)."""
+    input dropout (not on the raw features when ``input_dropout`` is False), the conv, then
+    ``self.norms[i]`` (when set) and ``self.activation`` (not after the last layer)."""
 
     activation = staticmethod(F.relu)
-    input_dropout = True  # False: no dropout on the first layer's input (the raw features)
+    input_dropout = True
 
     def reset_parameters(self) -> None:
         for conv in self.convs:
             conv.reset_parameters()
+        for norm in getattr(self, "norms", None) or ():
+            norm.reset_parameters()
 
     def forward(self, x: Tensor, graph) -> Tensor:
         """``x [N, F_in]`` and a graph (used by every layer) or a list of ``num_layers`` blocks
         -> logits ``[N_dst, F_out]``."""
+        norms = getattr(self, "norms", None)
         for i, conv in enumerate(self.convs):
-            if i or self.input_dropout:
+            if i > 0 or self.input_dropout:
                 x = _utils.dropout(x, self.dropout, self.training)
             x = conv(x, _layer_graph(graph, i, self.num_layers))
             if i < self.num_layers - 1:
+                if norms is not None:
+                    x = norms[i](x)
                 x = self.activation(x)
         return x
 
@@ -86,6 +92,10 @@ class GCN(_ConvStack):
         num_layers (int, optional): (default: :obj:`2`)
         dropout (float, optional): (default: :obj:`0.5`)
         cached (bool, optional): cache the normalisation in every layer. (default: :obj:`False`)
+        norm (str, optional): ``'batch'`` puts a ``BatchNorm1d`` after every hidden layer, before
+            the ReLU (OGB's reference GCN). (default: :obj:`None`)
+        input_dropout (bool, optional): drop out the input features too (Kipf & Welling); OGB's
+            reference GCN drops only hidden features. (default: :obj:`True`)
 
     ``forward(x, graph)`` takes a graph (used by every layer) or a list of ``num_layers`` blocks.
 
@@ -94,9 +104,15 @@ class GCN(_ConvStack):
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 16,
-                 num_layers: int = 2, dropout: float = 0.5, cached: bool = False):
+                 num_layers: int = 2, dropout: float = 0.5, cached: bool = False,
+                 norm: str | None = None, input_dropout: bool = True):
         super().__init__()
         _check_depth("GCN", num_layers, dropout)
+        if norm not in (None, "batch"):
+            raise ValueError(f"GCN: norm must be None or 'batch', got {norm!r}")
+        self.norm, self.input_dropout = norm, bool(input_dropout)
+        if norm == "batch":
+            self.norms = nn.ModuleList(nn.BatchNorm1d(hidden_channels) for _ in range(num_layers - 1))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.num_layers, self.dropout = hidden_channels, num_layers, dropout
         sizes = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]

@@ -149,9 +149,10 @@ def test_ogb_suite_on_generated_directories(tmp_path):
     assert f"--download --root {root}" in r.stderr
     runs = runs_of(out)
     assert [(x["dataset"], x["model"]) for x in runs] == \
-        [("ogbn-arxiv", m) for m in ("gcn", "gat", "dagnn", "mlp", "sgc", "gbp", "dir-gnn")]
+        [("ogbn-arxiv", m) for m in ("gcn", "sage", "gat", "dagnn", "mlp", "sgc", "gbp", "dir-gnn")]
     # suite settings reached the model (3 layers x 256 for GCN) and OGB's metric name is kept
     assert runs[0]["model_kwargs"]["hidden_channels"] == 256 and runs[0]["model_kwargs"]["num_layers"] == 3
+    assert runs[0]["model_kwargs"]["norm"] == "batch" and runs[0]["dataset_args"] == {"symmetrize": True}
     assert runs[0]["train_config"]["epochs"] == 3 and runs[0]["metric"] == "ogb:ogbn-arxiv"
     assert all(0.0 <= x["test"] <= 1.0 for x in runs)
     plan = json.loads((out / "plan.json").read_text())

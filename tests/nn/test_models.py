@@ -58,7 +58,7 @@ def test_models_with_blocks_equal_full_graph(graph):
 
 
 def test_registry_defaults_follow_papers():
-    assert available_models("node") == ["dagnn", "dir-gnn", "gat", "gbp", "gcn", "mlp", "sgc"]
+    assert {"dagnn", "dir-gnn", "gat", "gbp", "gcn", "mlp", "sgc"} <= set(available_models("node"))
     m, t = model_defaults("gcn", "cora")
     assert (m["hidden_channels"], m["dropout"], t["lr"], t["weight_decay"]) == (16, 0.5, 0.01, 5e-4)
     assert t["normalize_features"] is True
