@@ -191,22 +191,24 @@ std::vector<at::Tensor> negative_sample_cpu(const at::Tensor& rowptr_in, const a
                                             const c10::optional<at::Tensor>& anchor_in, int64_t num_samples,
                                             int64_t num_candidates, const c10::optional<at::Tensor>& weight_in,
                                             bool strict, bool exclude_self, int64_t seed) {
-  const int64_t R = check_csr(rowptr_in, col_in);
   const int64_t C = num_candidates;
   TORCH_CHECK_VALUE(num_samples >= 0, "gnnkit: negative_sample: 'num_samples' must be >= 0, got ", num_samples);
   TORCH_CHECK_VALUE(C >= 1, "gnnkit: negative_sample: 'num_candidates' must be >= 1 (the graph has no "
                     "candidate nodes), got ", C);
-  const auto rowptr = rowptr_in.contiguous();
-  const auto col = col_in.contiguous();
-  const int64_t E = col.numel();
-  check_csr_ends_cpu(rowptr, E);
+  // the full CSR check (monotone rowptr, ids in [0, C)) runs even when nothing is drawn: a
+  // malformed graph is refused, never silently accepted; strided views are copied
+  const CsrArg csr = csr_arg(rowptr_in, col_in, C);
+  const int64_t R = csr.num_rows;
+  const at::Tensor& rowptr = csr.rowptr;
+  const at::Tensor& col = csr.col;
+  const int64_t E = csr.num_edges;
   const bool global = !anchor_in.has_value();
   at::Tensor anchor;
   if (!global) {
     check_index_dtype(*anchor_in, "anchor");
     check_dim(*anchor_in, 1, "anchor", "[num_anchors]");
     check_same_device(*anchor_in, rowptr, "anchor", "rowptr");
-    anchor = anchor_in->to(at::kLong).contiguous();
+    anchor = contiguous_arg(*anchor_in, "anchor").to(at::kLong);
     const int64_t* ap = anchor.data_ptr<int64_t>();
     for (int64_t i = 0; i < anchor.numel(); ++i)
       TORCH_CHECK_INDEX(ap[i] >= 0 && ap[i] < R, "gnnkit: negative_sample: anchor[", i, "] = ", ap[i],

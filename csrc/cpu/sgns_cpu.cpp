@@ -162,7 +162,7 @@ int64_t sgns_train_cpu(const at::Tensor& walks_in, at::Tensor emb_in, at::Tensor
   TORCH_CHECK_VALUE(walk_offset >= 0 && total_walks >= walk_offset + walks_in.size(0), "gnnkit: sgns_train: "
                     "'walk_offset' + len(walks) must be <= 'total_walks', got ", walk_offset, " + ",
                     walks_in.size(0), " > ", total_walks);
-  const auto walks = walks_in.contiguous();
+  const auto walks = contiguous_arg(walks_in, "walks");
   const int64_t W = walks.size(0), L = walks.size(1);
   const int64_t* wp = walks.data_ptr<int64_t>();
   for (int64_t i = 0; i < W * L; ++i)

@@ -269,6 +269,33 @@ def register() -> None:
         total = _dyn()
         return [rowptr.new_empty(nodes.shape[0]), rowptr.new_empty(total), rowptr.new_empty(total)]
 
+    # ------------------------------------------------------------------ link prediction / embeddings
+    @_fake("negative_sample")
+    def _(rowptr, col, anchor, num_samples, num_candidates, weight, strict, exclude_self, seed):
+        _csr(rowptr, col)
+        torch._check_value(num_samples >= 0, lambda: f"gnnkit: negative_sample: 'num_samples' must be >= 0, "
+                                                     f"got {num_samples}")
+        torch._check_value(num_candidates >= 1, lambda: "gnnkit: negative_sample: 'num_candidates' must be >= 1")
+        if weight is not None:
+            _float(weight, "weight")
+            _dim(weight, 1, "weight", "[num_candidates]")
+        if anchor is None:
+            return [rowptr.new_empty(num_samples), rowptr.new_empty(num_samples)]
+        _ids(anchor, "anchor")
+        return [rowptr.new_empty((anchor.shape[0], num_samples)), rowptr.new_empty((anchor.shape[0], num_samples))]
+
+    @_fake("sgns_train")
+    def _(walks, emb_in, emb_out, noise, keep, window, negatives, lr, min_lr, walk_offset, total_walks, seed):
+        torch._check_type(walks.dtype == torch.long, lambda: f"gnnkit: sgns_train: 'walks' must be int64, got "
+                                                             f"{walks.dtype}")
+        _dim(walks, 2, "walks", "[num_walks, walk_length + 1]")
+        for t, name in ((emb_in, "emb_in"), (emb_out, "emb_out")):
+            torch._check_type(t.dtype == torch.float32, lambda: f"gnnkit: sgns_train: '{name}' must be float32")
+            _dim(t, 2, name, "[num_nodes, dim]")
+        _float(noise, "noise")
+        _dim(noise, 1, "noise", "[num_nodes]")
+        return 0  # an int (the pairs trained): its value is not known without running the op
+
     # ------------------------------------------------------------------ loader feature fetcher
     @_fake("gather_rows")
     def _(src, index):

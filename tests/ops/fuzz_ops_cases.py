@@ -807,6 +807,106 @@ def _neighbor_sample_hop(draw):
                 f"{d1} {kind} fanout={fanout}")
 
 
+@case("negative_sample")
+def _negative_sample(draw):
+    n = draw(st.integers(1, 6))
+    c = draw_csr_fn(draw, n_src=n, min_n=1)  # rows: kept endpoint; cols: candidates (sorted rows)
+    rp, col, valid, d1 = mutate_csr(draw, c, n)
+    per_anchor = draw(st.booleans())
+    anchor = torch.randint(0, c.n, (draw(st.integers(0, 4)),)) if per_anchor else None
+    K = draw(st.integers(0, 4))
+    strict, exclude_self = draw(st.booleans()), draw(st.booleans())
+    weight = torch.rand(n, dtype=torch.float64) + 0.1 if draw(st.booleans()) else None
+    kind = draw(st.sampled_from(["ok", "ok", "anchor_high", "k_negative", "weight_nan", "weight_len",
+                                 "no_candidates", "strided_anchor"]))
+    if kind == "anchor_high" and anchor is not None:
+        anchor, valid = torch.cat([anchor, torch.tensor([c.n])]), False
+    elif kind == "k_negative":
+        K, valid = -1, False
+    elif kind == "weight_nan" and weight is not None:
+        weight, valid = weight.clone(), False
+        weight[0] = NAN
+    elif kind == "weight_len" and weight is not None:
+        weight, valid = torch.cat([weight, weight[:1]]), False
+    elif kind == "no_candidates":
+        n, valid = 0, False
+    elif kind == "strided_anchor" and anchor is not None:
+        anchor = strided(anchor)
+    edges = {(int(a), int(b)) for a, b in zip(c.dst.tolist(), c.src.tolist())}
+
+    def admissible(a):
+        return [b for b in range(n) if not (strict and (a, b) in edges) and not (exclude_self and a == b)]
+
+    def call():
+        try:
+            return C().negative_sample(rp, col, anchor, K, n, weight, strict, exclude_self, 5)
+        except ValueError as e:
+            # a request that cannot be met is a typed refusal, never a wrong answer
+            if "cannot" in str(e) or "no admissible" in str(e):
+                rows = anchor.tolist() if anchor is not None else range(c.n)
+                if anchor is not None:
+                    assert any(not admissible(a) for a in rows) and K > 0, str(e)
+                else:
+                    assert all(not admissible(a) for a in rows) and K > 0, str(e)
+                return None
+            raise
+
+    def check(res):
+        if res is None:
+            return
+        a, b = res
+        assert a.shape == b.shape == ((K,) if anchor is None else (anchor.numel(), K))
+        if anchor is not None and K:
+            assert torch.equal(a, anchor.reshape(-1, 1).expand(-1, K))
+        for x, y in zip(a.reshape(-1).tolist(), b.reshape(-1).tolist()):
+            assert 0 <= x < c.n and y in admissible(x), (x, y)
+    return Case(call, check, valid, f"{d1} {kind} anchor={per_anchor} K={K} strict={strict}")
+
+
+@case("sgns_train")
+def _sgns_train(draw):
+    N, D = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    W, L = draw(st.integers(0, 4)), draw(st.integers(1, 5))
+    walks = torch.randint(-1, N, (W, L))
+    emb_in, emb_out = torch.randn(N, D) * 0.1, torch.zeros(N, D)
+    noise = torch.rand(N, dtype=torch.float64) + 0.1
+    window, negs, lr = draw(st.integers(1, 3)), draw(st.integers(0, 3)), 0.025
+    kind = draw(st.sampled_from(["ok", "ok", "walk_high", "walk_low", "emb_double", "emb_mismatch",
+                                 "noise_nan", "noise_len", "window_zero", "offset_bad", "walks_int32"]))
+    valid = True
+    if kind == "walk_high" and walks.numel():
+        walks, valid = walks.clone(), False
+        walks[0, 0] = N
+    elif kind == "walk_low" and walks.numel():
+        walks, valid = walks.clone(), False
+        walks[0, 0] = -2
+    elif kind == "emb_double":
+        emb_in, valid = emb_in.double(), False
+    elif kind == "emb_mismatch":
+        emb_out, valid = torch.zeros(N + 1, D), False
+    elif kind == "noise_nan":
+        noise, valid = noise.clone(), False
+        noise[0] = NAN
+    elif kind == "noise_len":
+        noise, valid = torch.ones(N + 1, dtype=torch.float64), False
+    elif kind == "window_zero":
+        window, valid = 0, False
+    elif kind == "walks_int32":
+        walks, valid = walks.int(), False
+    total = W if kind != "offset_bad" else W - 1
+    if kind == "offset_bad" and W:
+        valid = False
+    before = emb_in.clone()
+
+    def check(pairs):
+        assert isinstance(pairs, int) and pairs >= 0
+        assert torch.isfinite(emb_in).all() and torch.isfinite(emb_out).all()
+        if pairs == 0:
+            assert torch.equal(emb_in, before)
+    return Case(lambda: C().sgns_train(walks, emb_in, emb_out, noise, None, window, negs, lr, 1e-4, 0, max(total, 0),
+                                       1), check, valid, f"{kind} W={W} L={L}")
+
+
 @case("gather_rows")
 def _gather_rows(draw):
     N, F = draw(st.integers(0, 6)), draw(st.integers(0, 3))

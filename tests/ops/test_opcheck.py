@@ -65,6 +65,11 @@ def _samples(g):
     yield C.neighbor_sample, (rp, col, torch.tensor([1, 3]), [2], torch.rand(E, dtype=torch.float64), 5, *t)
     yield C.gather_rows, (torch.randn(8, 3), torch.tensor([5, 0, 5, 7]))
     yield C.neighbor_sample_hop, (rp, col, torch.tensor([1, 3, 6]), torch.tensor([10, 30, 60]), 8, 2, None, 5, 1)
+    yield C.negative_sample, (rp, col, None, 5, 8, None, True, True, 3)
+    yield C.negative_sample, (rp, col, torch.tensor([0, 4]), 3, 8, torch.rand(8, dtype=torch.float64), False, True, 3)
+    walks = C.random_walk(t[0], t[1], torch.arange(8), 4, 1.0, 1.0, 0.0, 3)
+    yield C.sgns_train, (walks, torch.randn(8, 4) * 0.1, torch.zeros(8, 4), torch.ones(8, dtype=torch.float64), None,
+                         2, 2, 0.025, 0.0001, 0, walks.shape[0], 1)
 
 
 def test_every_op_has_a_fake_and_an_opcheck(g):
@@ -74,6 +79,17 @@ def test_every_op_has_a_fake_and_an_opcheck(g):
     assert checked == set(schema), f"no opcheck sample for {sorted(set(schema) - checked)}"
 
 
+# sgns_train updates its embeddings in place and returns an int: torch's AOT functionalisation
+# cannot handle a mutating custom op with a non-tensor output, so that one check is skipped for it
+# (schema, fake kernel and autograd registration are still checked).
+_NO_AOT = {"sgns_train"}
+
+
 def test_opcheck(g):
     for op, args in _samples(g):
-        torch.library.opcheck(op, args)
+        name = op._qualified_op_name.split("::")[1]
+        if name in _NO_AOT:
+            torch.library.opcheck(op, args, test_utils=("test_schema", "test_autograd_registration",
+                                                        "test_faketensor"))
+        else:
+            torch.library.opcheck(op, args)
