@@ -26,6 +26,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import triad_gbps  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -120,22 +123,6 @@ def worker(a) -> None:
 
 
 # ----------------------------------------------------------------------------- driver
-def triad_gbps(n=20_000_000, repeat=3):
-    """Single-thread numpy triad a = b + s*c (two passes: 5 array streams of float32), GB/s."""
-    import numpy as np
-
-    b = np.random.rand(n).astype(np.float32)
-    c = np.random.rand(n).astype(np.float32)
-    out = np.empty_like(b)
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        np.multiply(c, np.float32(3.0), out=out)
-        np.add(out, b, out=out)
-        best = min(best, time.perf_counter() - t)
-    return 5 * 4 * n / best / 1e9
-
-
 class Busy:
     """N pure-Python busy loops, each ending by itself after `limit` seconds; killed on exit."""
 
@@ -198,7 +185,7 @@ def main() -> int:
 
     busy = [0] + [int(b) for b in a.busy.split(",") if b.strip() and int(b) > 0]
     trees = [("new", str(ROOT))] + ([("old", str(Path(a.baseline).resolve()))] if a.baseline else [])
-    print(f"cores: {os.cpu_count()}; load before: {os.getloadavg()}; triad {triad_gbps():.1f} GB/s "
+    print(f"cores: {os.cpu_count()}; load before: {os.getloadavg()}; triad {triad_gbps(20_000_000):.1f} GB/s "
           "(the machine may be shared with other jobs: compare ratios within one run)", flush=True)
     results = []
     for work in a.work.split(","):
@@ -217,7 +204,7 @@ def main() -> int:
                         row["graph"] = r["graph"]
                         row["default_threads"] = r["threads"] if threads == 0 else row.get("default_threads")
                 row["load_after"] = os.getloadavg()[0]
-                row["triad_gbps"] = round(triad_gbps(), 1)
+                row["triad_gbps"] = round(triad_gbps(20_000_000), 1)
             for tag, _ in trees:
                 row[f"{tag}_default_over_1thread"] = round(row[f"{tag}_default_ms"] / row[f"{tag}_1thread_ms"], 2)
             if a.baseline:

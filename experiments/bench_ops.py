@@ -34,6 +34,9 @@ import time
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import triad_gbps  # noqa: E402
+
 
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -67,20 +70,6 @@ def make_inputs(a):
     ei = random_edge_index(a.nodes, a.edges, seed=a.seed, self_loops=True, duplicates=False)
     g = Graph.from_edge_index(ei, num_nodes=a.nodes)
     return g, ei
-
-
-def triad_gbps(n=50_000_000, repeat=3):
-    """Single-thread numpy triad a = b + s*c (two passes: 5 array streams of float32)."""
-    b = np.random.rand(n).astype(np.float32)
-    c = np.random.rand(n).astype(np.float32)
-    a = np.empty_like(b)
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        np.multiply(c, np.float32(3.0), out=a)
-        np.add(a, b, out=a)
-        best = min(best, time.perf_counter() - t)
-    return 5 * 4 * n / best / 1e9
 
 
 # ----------------------------------------------------------------------------- implementations

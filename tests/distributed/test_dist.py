@@ -42,7 +42,7 @@ def setup(tmp_path_factory):
                                                 "batches": batches, "hops": 2})
     for rc, log, _ in res:
         assert rc == 0, log[-3000:]
-    ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
     return graph, x, y, train, test, owner, batches, ranks, d
 
 
