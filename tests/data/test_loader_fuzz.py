@@ -45,10 +45,14 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _fuzz_formats as FF  # noqa: E402
+from _fuzz_formats import _recompute  # noqa: E402
+
 MEMORY_CAP = 6 << 30  # bytes of address space for the child: a forged size cannot take the box
 REPO = Path(__file__).resolve().parents[2]
-FAST = {"planetoid": 30, "npz": 30, "ogb": 30, "disk": 40}
-SLOW = {"planetoid": 400, "npz": 400, "ogb": 400, "disk": 400}
+FAST = {"planetoid": 30, "npz": 30, "ogb": 30, "disk": 40, "partition": 40, "gcache": 20, "reorder": 15}
+SLOW = {"planetoid": 400, "npz": 400, "ogb": 400, "disk": 400, "partition": 400, "gcache": 300, "reorder": 200}
 
 DRIVER = r'''
 import json, os, resource, sys, traceback
@@ -90,8 +94,8 @@ def load(case):
             if got[k].shape != ref[k].shape or not np.array_equal(np.asarray(got[k]), ref[k]):
                 return f"opened and verified with a different {k!r}"
         return None
-    raise ValueError(fam)
-
+    return load_extra(case)  # partition directories, graph-level caches, reorderings
+''' + FF.DRIVER_EXTRA + r'''
 cases = json.load(open(sys.argv[1]))
 for case in cases:
     print(json.dumps({"start": case["id"]}), flush=True)
@@ -120,7 +124,9 @@ class Corpus:
         self.cases: list[dict] = []
 
     def new_dir(self, family: str) -> Path:
-        d = self.root / f"{family}-{len(self.cases)}"
+        # (a builder that hypothesis stops mid-draw leaves its folder behind: never reuse a name)
+        self.dirs = getattr(self, "dirs", 0) + 1
+        d = self.root / f"{family}-{len(self.cases)}-{self.dirs}"
         d.mkdir(parents=True)
         return d
 
@@ -549,24 +555,6 @@ def write_disk(path: Path, directed: bool = True):
     return save_graph(path, g, features=x, labels=y, splits=splits, transpose=True)
 
 
-def _recompute(dg_path: Path, name: str, array: np.ndarray) -> None:
-    """Overwrite array ``name``'s payload and fix its checksum and sample in meta.json."""
-    from gnnkit.data.disk_format import HEADER_BYTES, new_hasher, sample_digest
-
-    meta = json.loads((dg_path / "meta.json").read_text())
-    e = meta["arrays"][name]
-    with open(dg_path / e["file"], "r+b") as f:
-        f.seek(HEADER_BYTES)
-        f.write(np.ascontiguousarray(array, dtype=e["dtype"]).tobytes())
-    algo = e["checksum"].split(":")[0]
-    h = new_hasher(algo)
-    h.update((dg_path / e["file"]).read_bytes()[HEADER_BYTES:])
-    e["checksum"] = f"{algo}:{h.hexdigest()}"
-    e["sample"] = sample_digest(dg_path / e["file"], algo, HEADER_BYTES,
-                                e["bytes"] - HEADER_BYTES)
-    (dg_path / "meta.json").write_text(json.dumps(meta))
-
-
 def _disk_base(corpus: Corpus, directed: bool) -> tuple[Path, dict]:
     """One pristine DiskGraph per orientation, copied for every case (saving is slow)."""
     base = corpus.root / f"disk-base-{directed}"
@@ -710,6 +698,9 @@ BUILDERS = {
     "npz": (build_npz, ["values", "truncate", "flip", "header"]),
     "ogb": (build_ogb, ["content", "truncate", "flip", "link"]),
     "disk": (build_disk, ["truncate", "append", "flip", "meta", "swap", "forged"]),
+    "partition": (FF.build_partition, FF.PARTITION_KINDS),
+    "gcache": (FF.build_gcache, FF.GCACHE_KINDS),
+    "reorder": (FF.build_reorder, FF.REORDER_KINDS),
 }
 
 
