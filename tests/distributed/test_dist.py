@@ -134,3 +134,11 @@ def test_killed_rank_fails_the_job_fast_and_resume_continues(setup):
     # resumed epoch 2 from the checkpoint of epoch 1 == the uninterrupted 2-epoch run of the first launch
     for k, v in setup[7][0]["train"]["state"].items():
         torch.testing.assert_close(state["model"][k], v, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a host without CUDA")
+def test_device_cuda_without_a_gpu_fails_before_the_process_group():
+    from gnnkit.distributed.train import main
+
+    with pytest.raises(SystemExit, match="--device cuda, but torch sees no CUDA device"):
+        main(["/nonexistent-parts", "--device", "cuda"])
