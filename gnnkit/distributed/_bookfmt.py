@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +168,8 @@ def load_npy(f: Path, dtypes, shape: tuple, what: str) -> np.ndarray:
             offset = fh.tell()
     except FileNotFoundError:
         raise PartitionError(f"{f} is missing ({what})") from None
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError,
+            tokenize.TokenError) as e:
         raise PartitionError(f"{f}: unreadable .npy header ({what}): {type(e).__name__}: {e}") from e
     if dt.hasobject or dt.fields is not None or dt.subdtype is not None:
         raise PartitionError(f"{f}: dtype {dt} is not a plain numeric dtype ({what})")
@@ -226,10 +228,14 @@ def check_book_arrays(path: Path, meta: dict, arrs: dict) -> None:
             raise PartitionError(f"{path / (name + '.npy')}: {name}[{k}] = {int(a[k])} is outside "
                                  f"[0, {int(lim[k])}) (node {k} of part {int(o[k])})")
         key = np.concatenate([[0], np.cumsum(size)[:-1]])[o] + a
-        order = np.argsort(key, kind="stable")
-        dup = key[order[1:]] == key[order[:-1]]
-        if dup.any():
-            k = int(order[_first(dup) + 1])
+        if name == "inner":  # keys in [0, N): count them
+            seen = np.bincount(key, minlength=n)
+            k = int(np.flatnonzero(key == _first(seen > 1))[1]) if (seen > 1).any() else None
+        else:  # keys in [0, sum of the parts' sizes), up to P * N: sort them
+            order = np.argsort(key, kind="stable")
+            dup = key[order[1:]] == key[order[:-1]]
+            k = int(order[_first(dup) + 1]) if dup.any() else None
+        if k is not None:
             raise PartitionError(f"{path / (name + '.npy')}: {name}[{k}] = {int(a[k])} repeats another node's "
                                  f"entry in part {int(o[k])} (not a one-to-one map)")
     d = arrs["in_degree"].numpy()

@@ -22,7 +22,16 @@ Layout of ``OUT/`` (the DistDGL "inner + halo" layout, Zheng et al. 2020), writt
 
 The graph fingerprint (N, E and a hash of ``indptr`` and of a stride sample of ``indices``)
 lets a job refuse a partition directory made from another graph, and ``book.json`` records P,
-so one made for another partition count is refused too.
+so one made for another partition count is refused too.  :func:`verify_partitions` recomputes
+the fingerprint from the parts themselves (``indptr = cumsum(in_degree)``, the sampled arcs from
+the parts that hold them), so an edited ``book.json`` or a part copied from another graph's
+directory is refused even without the graph.
+
+A partition directory is untrusted input: :class:`PartitionBook.open` and
+:func:`open_partition` check ``book.json``, every ``.npy`` header and size and the consistency
+of the book and the part before any array is used (:mod:`gnnkit.distributed._bookfmt`);
+every problem is a :class:`PartitionError` (a :class:`~gnnkit.data.DatasetError`) naming the
+file, the array and the first bad position.
 """
 from __future__ import annotations
 

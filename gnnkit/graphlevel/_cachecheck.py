@@ -3,15 +3,17 @@ r"""Reading a precompute cache file back as untrusted input (used by :mod:`gnnki
 A cache file outlives the process that wrote it: a full disk, a copy from another machine or a
 hand edit can leave it truncated or holding other tensors.  Before a cached state is used:
 
-* :func:`load_state` checks the file is a torch zip archive whose entries are stored
-  uncompressed, fit in memory (:func:`~gnnkit.data.errors.check_alloc`) and pass their CRC-32
-  checks (``torch.load`` does not verify them: a flipped payload byte would load), then loads it with
-  ``weights_only=True`` (no code runs), every failure a :class:`~gnnkit.data.DatasetError`;
+* :func:`load_state` loads it with :func:`~gnnkit.data.torch_file.load_torch_file`: a zip
+  archive of uncompressed entries that fit in memory and pass their CRC-32 checks (``torch.load``
+  does not verify them: a flipped payload byte would load), ``weights_only=True`` (no code runs),
+  every failure a :class:`~gnnkit.data.DatasetError`;
 * :func:`check_paths` checks a PathNN state against the dataset: ``K`` levels, offsets ``ptr``
   ``[G + 1]`` from 0 to :math:`P_k` and non-decreasing, local node ids in ``[0, n_g)`` of the
   graph that owns the row, consecutive nodes joined by an arc of the graph (``p_t -> p_{t+1}``),
   parents pointing at the path's own prefix (``p[:, :k]``; the first node for :math:`k = 1`),
-  positive finite ``'sp'`` weights and ``'ap'`` distances in ``[0, k]``;
+  on an undirected dataset each level closed under reversal with no repeated path (which also
+  catches a path moved across a graph boundary by a forged ``ptr``), positive finite ``'sp'``
+  weights and ``'ap'`` distances in ``[0, k]``;
 * :func:`check_field` checks a DGN field is a finite float ``[E, k]``.
 
 The messages name the file, the tensor, the level and the first bad row, and say to delete the
@@ -19,13 +21,14 @@ file so that it is recomputed.
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from gnnkit.data.errors import DatasetError, check_alloc
+from gnnkit.data.errors import DatasetError
+from gnnkit.data.torch_file import load_torch_file
 
 __all__ = ["load_state", "check_paths", "check_field"]
 
@@ -35,26 +38,9 @@ def _bad(path: Path, msg: str) -> DatasetError:
 
 
 def load_state(path: Path) -> dict:
-    """The dict saved in the cache file ``path`` (``weights_only``), archive checked first."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-            for i in infos:
-                if i.compress_type != zipfile.ZIP_STORED:
-                    raise _bad(path, f"entry {i.filename!r} is compressed; torch.save stores entries "
-                               "uncompressed")
-            check_alloc(sum(i.file_size for i in infos), "the cached tensors", path)
-            broken = z.testzip()                 # every entry's CRC-32 (torch does not check them)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
-        if isinstance(e, DatasetError):
-            raise
-        raise _bad(path, f"not a readable torch.save archive ({type(e).__name__}: {e})") from e
-    if broken is not None:
-        raise _bad(path, f"entry {broken!r} fails its CRC-32 check (corrupted)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure to unpickle untrusted bytes is the file's
-        raise _bad(path, f"unreadable cache ({type(e).__name__}: {str(e)[:200]})") from e
+    """The dict saved in the cache file ``path``, loaded by
+    :func:`~gnnkit.data.torch_file.load_torch_file` (zip, CRC-32, size and ``weights_only``)."""
+    state = load_torch_file(path, hint="delete the file to recompute it")
     if not isinstance(state, dict):
         raise _bad(path, f"holds a {type(state).__name__}, expected a dict")
     return state
@@ -81,7 +67,30 @@ def _first_bad(path: Path, bad: Tensor, what: str, values: Tensor, expected: str
         raise _bad(path, f"{what} row {r} = {values[r].tolist()} {expected}")
 
 
-def check_paths(path: Path, state: dict, ds, K: int, weights: bool, dists: bool) -> None:
+def _rows_sorted(t: Tensor) -> Tensor:
+    order = np.lexsort(t.numpy().T[::-1])              # rows in lexicographic order
+    return t[torch.from_numpy(order)]
+
+
+def _check_closed(path: Path, k: int, g: Tensor, p: Tensor) -> None:
+    """On an undirected graph every path set PathNN uses is closed under reversal: the rows
+    ``(graph, p_0 .. p_k)`` and ``(graph, p_k .. p_0)`` are the same set, with no repeats."""
+    a = _rows_sorted(torch.cat([g.unsqueeze(1), p], 1))
+    if a.shape[0] > 1:
+        rep = (a[1:] == a[:-1]).all(1)
+        if bool(rep.any()):
+            r = int(rep.nonzero()[0])
+            raise _bad(path, f"paths[{k - 1}] lists path {a[r, 1:].tolist()} of graph {int(a[r, 0])} twice")
+    b = _rows_sorted(torch.cat([g.unsqueeze(1), p.flip(1)], 1))
+    if not torch.equal(a, b):
+        r = int((a != b).any(1).nonzero()[0])
+        raise _bad(path, f"paths[{k - 1}] is not closed under reversal (as the paths of an undirected graph "
+                   f"are): path {b[r, 1:].flip(0).tolist()} of graph {int(b[r, 0])} has no reverse, or a path "
+                   "was moved to another graph")
+
+
+def check_paths(path: Path, state: dict, ds, K: int, weights: bool, dists: bool,
+                undirected: bool = False) -> None:
     """Check a :class:`~gnnkit.graphlevel.cache.PathCache` state against ``ds`` (see the
     module docstring); raises :class:`~gnnkit.data.DatasetError`."""
     from gnnkit.graphlevel.cache import union_graph
@@ -126,6 +135,8 @@ def check_paths(path: Path, state: dict, ds, K: int, weights: bool, dists: bool)
                        "is outside its graph's shorter paths")
             _first_bad(path, (pp[pptr[g] + par] != p[:, :k]).any(1), f"parents[{k - 1}]", par,
                        "does not point at the path's prefix")
+        if undirected:
+            _check_closed(path, k, g, p)
         if w is not None:
             t = w[k - 1]
             if not t.dtype.is_floating_point or tuple(t.shape) != (P,):

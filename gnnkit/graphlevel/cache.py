@@ -109,7 +109,7 @@ class PathCache:
         self.file = path
         state, self.loaded = _load_or_compute(
             path, lambda: self._compute(ds, max_paths),
-            lambda st: check_paths(path, st, ds, max_len, mode == "sp", self.distances))
+            lambda st: check_paths(path, st, ds, max_len, mode == "sp", self.distances, self.undirected))
         # local ids / rows are small: stored as int16 (or int32) to cut the bytes gathered per
         # batch; the batch tensors are int32 (PathConv takes int32 or int64)
         self.paths = [_narrow(p) for p in state["paths"]]

@@ -387,7 +387,7 @@ def build_npz(corpus: Corpus, kind: str, data) -> None:
             a = a.astype(np.int64)
             must_fail = key.endswith("masks")
         elif how == "overlap":
-            if not key.endswith("masks"):
+            if not key.endswith("masks") or key == "train_masks":
                 key = "val_masks"
             a = arrays["train_masks"].copy()
         else:
@@ -412,6 +412,18 @@ def build_npz(corpus: Corpus, kind: str, data) -> None:
             raw[off] ^= draw(st.integers(1, 255))
             path.write_bytes(bytes(raw))
             desc, must_fail = f"flip byte {off}", False
+        elif kind == "header_text":  # one character of the header's dict literal replaced
+            key = draw(st.sampled_from(sorted(arrays)))
+            with zipfile.ZipFile(path) as z:
+                members = {n: bytearray(z.read(n)) for n in z.namelist()}
+            m = members[key + ".npy"]
+            hlen = int.from_bytes(m[8:10], "little")
+            off = 10 + draw(st.integers(0, hlen - 1))
+            m[off] = ord(draw(st.sampled_from(" ([{)]}'\"\\\n\0:,x9")))
+            with zipfile.ZipFile(path, "w") as z:
+                for n, b in members.items():
+                    z.writestr(n, bytes(b))
+            desc, must_fail = f"header text {key} byte {off} := {chr(m[off])!r}", False
         else:  # header
             key = draw(st.sampled_from(sorted(arrays)))
             shape = arrays[key].shape
@@ -695,7 +707,7 @@ def build_disk(corpus: Corpus, kind: str, data) -> None:
 BUILDERS = {
     "planetoid": (build_planetoid, ["csr", "ndarray", "dtype", "graph", "test_index", "evil",
                                     "truncate", "flip"]),
-    "npz": (build_npz, ["values", "truncate", "flip", "header"]),
+    "npz": (build_npz, ["values", "truncate", "flip", "header", "header_text"]),
     "ogb": (build_ogb, ["content", "truncate", "flip", "link"]),
     "disk": (build_disk, ["truncate", "append", "flip", "meta", "swap", "forged"]),
     "partition": (FF.build_partition, FF.PARTITION_KINDS),

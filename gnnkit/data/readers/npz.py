@@ -10,6 +10,7 @@ uncompressed size exactly (numpy writes nothing after the payload), which must i
 """
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -21,8 +22,10 @@ from gnnkit.data.errors import DatasetError, check_alloc
 __all__ = ["read_npz", "npy_member_header", "iter_npy_member", "NpzArchive"]
 
 _DEFLATE_MAX_RATIO = 1100  # zlib's worst case is ~1032:1
+# (numpy parses a .npy header's dict literal with tokenize / ast: a damaged one raises
+# tokenize.TokenError or SyntaxError, which are not ValueErrors)
 _READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-                NotImplementedError, RuntimeError, OverflowError)
+                NotImplementedError, RuntimeError, OverflowError, SyntaxError, tokenize.TokenError)
 
 
 def _read_header(f):
