@@ -95,10 +95,7 @@ class GATConv(nn.Module):
             self.res = nn.Linear(in_channels, total, bias=False)
         else:
             self.register_module("res", None)
-        if bias:
-            self.bias = nn.Parameter(torch.empty(total))
-        else:
-            self.register_parameter("bias", None)
+        _utils.register_bias(self, total, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -122,9 +119,7 @@ class GATConv(nn.Module):
     def forward(self, x: Tensor, graph, num_nodes: int | None = None) -> Tensor:
         """``x [N_src, F_in]`` and a graph (see the class docstring) -> ``[N_dst, H*D or D]``."""
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"{name}: x must have shape [N, {self.in_channels}], got "
-                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        _utils.check_features(name, x, self.in_channels)
         g = _utils.as_graph(graph, x.size(0) if num_nodes is None else num_nodes, where=name)
         adj = self._attention_graph(g)
         n_dst = g.num_nodes

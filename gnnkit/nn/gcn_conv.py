@@ -177,10 +177,7 @@ class GCNConv(nn.Module):
         self.add_self_loops = add_self_loops
         self.normalize = normalize
         self.lin = nn.Linear(in_channels, out_channels, bias=False)
-        if bias:
-            self.bias = nn.Parameter(torch.empty(out_channels))
-        else:
-            self.register_parameter("bias", None)
+        _utils.register_bias(self, out_channels, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -209,9 +206,7 @@ class GCNConv(nn.Module):
                 num_nodes: int | None = None) -> Tensor:
         """``x [N_src, F_in]`` and a graph (see the class docstring) -> ``[N_dst, F_out]``."""
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"{name}: x must have shape [N, {self.in_channels}], got "
-                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        _utils.check_features(name, x, self.in_channels)
         g = _utils.as_graph(graph, x.size(0) if num_nodes is None else num_nodes, edge_weight,
                             where=name)
         if self.cached and _utils.is_block(g):

@@ -105,9 +105,7 @@ class SAGEConv(nn.Module):
             x_src, x_dst = x
         else:
             x_src, x_dst = x, None
-        if not isinstance(x_src, Tensor) or x_src.dim() != 2 or x_src.size(-1) != self.lin_l.in_features:
-            raise ValueError(f"{name}: x must have shape [N, {self.lin_l.in_features}], got "
-                             f"{tuple(x_src.shape) if isinstance(x_src, Tensor) else type(x_src).__name__}")
+        _utils.check_features(name, x_src, self.lin_l.in_features)
         g = _unweighted(_utils.as_graph(graph, x_src.size(0) if num_nodes is None else num_nodes,
                                         where=name))
         n_dst = g.num_nodes
