@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import re
-import tokenize
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gnnkit.data.errors import DatasetError, check_alloc
+from gnnkit.data.npy_file import load_npy as _load_npy
 
 __all__ = ["PartitionError", "read_book_meta", "load_npy", "check_book_arrays", "check_part",
            "BOOK_ARRAYS", "SHARD_KINDS", "SPLIT_NAME", "as_i64", "check_split"]
@@ -165,52 +165,9 @@ def _check_file_table(f: Path, meta: dict, splits: list) -> None:
                              "splits do not announce")
 
 
-# ------------------------------------------------------------------------------ .npy files
-def _read_header(fh):
-    version = np.lib.format.read_magic(fh)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(fh, max_header_size=1 << 16)
-    if version in ((2, 0), (3, 0)):
-        return np.lib.format.read_array_header_2_0(fh, max_header_size=1 << 16)
-    raise ValueError(f"unsupported .npy version {version}")
-
-
 def load_npy(f: Path, dtypes, shape: tuple, what: str) -> np.ndarray:
-    """Memory-map the ``.npy`` file ``f`` read-only after checking its header: a dtype in
-    ``dtypes`` (numpy dtypes, or kind letters such as ``'f'``), no Python objects, C order, the
-    ``shape`` (``None`` matches any extent) and header + payload = the file's size."""
-    try:
-        with open(f, "rb") as fh:
-            shp, fortran, dt = _read_header(fh)
-            offset = fh.tell()
-    except FileNotFoundError:
-        raise PartitionError(f"{f} is missing ({what})") from None
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError,
-            tokenize.TokenError) as e:
-        raise PartitionError(f"{f}: unreadable .npy header ({what}): {type(e).__name__}: {e}") from e
-    if dt.hasobject or dt.fields is not None or dt.subdtype is not None:
-        raise PartitionError(f"{f}: dtype {dt} is not a plain numeric dtype ({what})")
-    if not any(dt == d if isinstance(d, np.dtype) else (dt.kind in d and dt.isnative) for d in dtypes):
-        raise PartitionError(f"{f}: dtype {dt}, expected {' or '.join(map(str, dtypes))} ({what})")
-    if fortran and len(shp) > 1:
-        raise PartitionError(f"{f}: Fortran order, gnnkit writes C order ({what})")
-    if len(shp) != len(shape) or any(w is not None and s != w for s, w in zip(shp, shape)):
-        want = tuple("*" if w is None else w for w in shape)
-        raise PartitionError(f"{f}: shape {tuple(shp)}, expected {want} ({what})")
-    count = 1
-    for s in shp:
-        count *= int(s)
-    need = offset + count * dt.itemsize
-    size = f.stat().st_size
-    if size != need:
-        raise PartitionError(f"{f}: {size} bytes, its header announces {need} (shape {tuple(shp)} of {dt}): "
-                             f"truncated or forged ({what})")
-    if count == 0:
-        return np.empty(shp, dtype=dt)
-    try:
-        return np.load(f, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise PartitionError(f"{f}: cannot map ({what}): {e}") from e
+    """:func:`gnnkit.data.npy_file.load_npy` raising :class:`PartitionError`."""
+    return _load_npy(f, dtypes, shape, what, error=PartitionError)
 
 
 def as_i64(a: np.ndarray, f: Path) -> torch.Tensor:
