@@ -16,6 +16,7 @@ cluster times and are printed only for completeness.
 
     python experiments/bench_distributed.py --graph /work/big/products --ranks 2 4 8 --steps 5
     python experiments/bench_distributed.py --graph /work/big/products --ranks 2 --steps 0   # a full epoch
+    python experiments/bench_distributed.py --graph /work/big/products --ranks 2 4 8 --partition-only
 
 ``--graph``: a DiskGraph directory, or a directory with ``graph/`` (DiskGraph), ``features.npy``
 and ``labels.npy`` (``bench_sampling.py``'s cache).  Without it a products-sized graph is
@@ -131,6 +132,8 @@ def main() -> None:
     ap.add_argument("--owner-out", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--bytes-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--parts-dir", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--partition-only", action="store_true",
+                    help="partition with every --methods at every --ranks count, print the table, stop")
     ap.add_argument("--bytes-only", action="store_true",
                     help="for P in --ranks: sample + fetch features only (no model): bytes per batch")
     args = ap.parse_args()
@@ -154,7 +157,8 @@ def main() -> None:
               "training": {}}
     owners = {}
     for method in args.methods:
-        for parts in sorted(set(args.ranks) | {2}) if method == args.train_method else [2]:
+        counts = sorted(set(args.ranks) | {2}) if (method == args.train_method or args.partition_only) else [2]
+        for parts in counts:
             out = work / f"owner-{method}-{parts}.npy"
             stdout, _ = _run([sys.executable, __file__, "--child", "--graph", args.graph, "--method", method,
                               "--parts", str(parts), "--owner-out", str(out), "--train-frac",
@@ -165,6 +169,9 @@ def main() -> None:
             print(f"partition {method:>6} P={parts}: {rec['seconds']:7.1f} s, peak RSS {rec['peak_rss_mib']:7.0f} MiB, "
                   f"edge-cut {100 * rec['edge_cut']:5.2f} %, balance nodes {rec['node_balance']:.3f} "
                   f"train {rec['train_balance']:.3f}", flush=True)
+    if args.partition_only:
+        print("RESULT " + json.dumps(result))
+        return
     from gnnkit.distributed import write_partitions
 
     train = _train_split(dg.num_nodes, args.train_frac, args.seed)

@@ -118,3 +118,32 @@ def test_bad_input():
         g.reorder("random")
     with pytest.raises(ValueError, match="must be a permutation"):
         Reordering(torch.tensor([0, 0, 1]))
+
+
+def test_load_reordering_refuses_damaged_files(tmp_path):
+    import json
+
+    from gnnkit.data import DatasetError, save_graph
+
+    save_graph(tmp_path / "g", random_graph(n=30, e=90))
+    g = tmp_path / "g"
+    perm = np.random.default_rng(0).permutation(30).astype("<i8")
+    perm.tofile(g / "reorder_perm.i64")
+    (g / "reorder.json").write_text(json.dumps({"method": "random", "num_nodes": 30}))
+    assert torch.equal(load_reordering(g).perm, torch.from_numpy(perm))
+    (g / "reorder_perm.i64").write_bytes(perm.tobytes() + b"\0")     # np.fromfile dropped this
+    with pytest.raises(DatasetError, match="not a whole number of int64 entries"):
+        load_reordering(g)
+    perm[:29].tofile(g / "reorder_perm.i64")                           # another graph's permutation
+    (g / "reorder.json").write_text(json.dumps({"method": "random", "num_nodes": 29}))
+    with pytest.raises(DatasetError, match="29 entries, the DiskGraph .* has 30 nodes"):
+        load_reordering(g)
+    bad = perm.copy()
+    bad[7] = bad[3]
+    bad.tofile(g / "reorder_perm.i64")
+    (g / "reorder.json").write_text(json.dumps({"method": "random", "num_nodes": 30}))
+    with pytest.raises(DatasetError, match=r"perm\[7\] = \d+ repeats perm\[3\]"):
+        load_reordering(g)
+    (g / "reorder_perm.i64").unlink()
+    with pytest.raises(DatasetError, match="interrupted reorder_disk"):
+        load_reordering(g)

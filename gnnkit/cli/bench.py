@@ -118,6 +118,10 @@ def register(subparsers) -> None:
     io.add_argument("--root", default=None, help="data folder (default: $GNNKIT_DATA, then the "
                                                   "shared and cache folders)")
     io.add_argument("--download", action="store_true", help="download missing OGB datasets")
+    io.add_argument("--symmetrize", action="store_true",
+                    help="make every dataset's graph undirected (add the reverse of each arc, repeats "
+                         "merged), as OGB's reference GCN/SAGE do on ogbn-arxiv; a config can say "
+                         "`args: {symmetrize: true}` per dataset")
     io.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     io.add_argument("--out", "-o", default=None,
                     help="results directory (default: results/<timestamp>-<name>); reuse to resume")
@@ -174,6 +178,10 @@ def _build_plan(args, parser):
     for d in plan.datasets:
         if d.name == "csbm" and not d.args:
             d.args = dict(DEFAULT_CSBM)
+    if args.symmetrize:  # the generated cSBM graph is undirected already
+        for d in plan.datasets:
+            if d.name != "csbm":
+                d.args = {**(d.args or {}), "symmetrize": True}
     # runs
     if args.runs is not None and args.seeds is not None:
         parser.error("give --runs or --seeds, not both")

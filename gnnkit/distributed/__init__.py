@@ -12,6 +12,7 @@ r"""Partitioned graphs and distributed training / propagation on torch.distribut
                                        one-process sampler's for the same seeds and seed
 :class:`DistFeatureFetcher`            remote feature rows by all-to-all
 :func:`dist_sign_features`             SGC / SIGN propagation with a halo exchange per hop
+:func:`dist_gbp_precompute`            GBP split by feature-column blocks into one shared file
 ``gnnkit.distributed.train``           ``torchrun ... -m gnnkit.distributed.train PARTS``: DDP
                                        training with checkpoints and resume
 =====================================  ===========================================================
@@ -36,7 +37,7 @@ from gnnkit.distributed.partition import METHODS, partition_nodes, partition_sta
 __all__ = ["partition_nodes", "partition_stats", "METHODS", "write_partitions", "PartitionBook",
            "LocalPartition", "PartitionError", "open_partition", "verify_partitions", "graph_fingerprint",
            "is_partition_dir", "DistNeighborSampler", "DistFeatureFetcher", "dist_sign_features",
-           "dist_sgc_features", "Exchanger"]
+           "dist_sgc_features", "dist_gbp_precompute", "Exchanger"]
 
 
 def __getattr__(name):  # the torch.distributed parts load on first use
@@ -46,7 +47,7 @@ def __getattr__(name):  # the torch.distributed parts load on first use
     if name == "DistFeatureFetcher":
         from gnnkit.distributed.features import DistFeatureFetcher
         return DistFeatureFetcher
-    if name in ("dist_sign_features", "dist_sgc_features"):
+    if name in ("dist_sign_features", "dist_sgc_features", "dist_gbp_precompute"):
         from gnnkit.distributed import propagate
         return getattr(propagate, name)
     if name == "Exchanger":

@@ -5,7 +5,7 @@ Layout of ``OUT/`` (the DistDGL "inner + halo" layout, Zheng et al. 2020), writt
 ``OUT`` that opens::
 
     book.json            format, P, N, E, method, graph fingerprint, per-part counts, the
-                         size and checksum of every array below
+                         shard shapes and dtypes, the size and checksum of every array below
     owner.npy            int32 [N]   owner part of every node
     local.npy            int64 [N]   its row in its owner's part graph
     inner.npy            int64 [N]   its index among its owner's inner nodes (feature row)
@@ -22,7 +22,16 @@ Layout of ``OUT/`` (the DistDGL "inner + halo" layout, Zheng et al. 2020), writt
 
 The graph fingerprint (N, E and a hash of ``indptr`` and of a stride sample of ``indices``)
 lets a job refuse a partition directory made from another graph, and ``book.json`` records P,
-so one made for another partition count is refused too.
+so one made for another partition count is refused too.  :func:`verify_partitions` recomputes
+the fingerprint from the parts themselves (``indptr = cumsum(in_degree)``, the sampled arcs from
+the parts that hold them), so an edited ``book.json`` or a part copied from another graph's
+directory is refused even without the graph.
+
+A partition directory is untrusted input: :class:`PartitionBook.open` and
+:func:`open_partition` check ``book.json``, every ``.npy`` header and size and the consistency
+of the book and the part before any array is used (:mod:`gnnkit.distributed._bookfmt`);
+every problem is a :class:`PartitionError` (a :class:`~gnnkit.data.DatasetError`) naming the
+file, the array and the first bad position.
 """
 from __future__ import annotations
 
@@ -37,18 +46,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gnnkit.distributed._bookfmt import (
+    FORMAT,
+    SPLIT_NAME,
+    VERSION,
+    PartitionError,
+    as_i64,
+    check_book_arrays,
+    check_part,
+    check_split,
+    load_npy,
+    read_book_meta,
+)
+from gnnkit.distributed._bookfmt import BOOK_ARRAYS as _BOOK_ARRAYS
+from gnnkit.distributed._bookfmt import SHARD_KINDS
 from gnnkit.distributed.partition import partition_stats
 
 __all__ = ["PartitionError", "PartitionBook", "LocalPartition", "write_partitions", "open_partition",
            "verify_partitions", "graph_fingerprint", "is_partition_dir"]
-
-FORMAT = "gnnkit.partitions"
-VERSION = 1
-
-
-class PartitionError(ValueError):
-    """A partition directory is missing, damaged, or does not match the graph or the job."""
-
 
 def _np(a):
     if a is None:
@@ -69,18 +84,25 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _sample_positions(e: int) -> np.ndarray:
+    return np.linspace(0, e - 1, num=min(4096, e)).astype(np.int64) if e else np.zeros(0, np.int64)
+
+
+def _fingerprint(indptr: np.ndarray, e: int, sampled: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.int64([indptr.shape[0] - 1, e]).tobytes())
+    h.update(np.ascontiguousarray(indptr, dtype=np.int64).tobytes())
+    if e:
+        h.update(np.asarray(sampled, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
 def graph_fingerprint(graph) -> str:
     """A short hash of a graph's structure: N, E, all of ``indptr`` and 4096 evenly spaced
     entries of ``indices`` (O(N), not O(E): a forged graph with the same degrees and the same
     sampled entries would pass; :func:`verify_partitions` re-checks every arc)."""
     ptr, idx = _np(graph.indptr), _np(graph.indices)
-    h = hashlib.blake2b(digest_size=16)
-    h.update(np.int64([ptr.shape[0] - 1, idx.shape[0]]).tobytes())
-    h.update(np.ascontiguousarray(ptr, dtype=np.int64).tobytes())
-    if idx.shape[0]:
-        pos = np.linspace(0, idx.shape[0] - 1, num=min(4096, idx.shape[0])).astype(np.int64)
-        h.update(np.asarray(idx[pos], dtype=np.int64).tobytes())
-    return h.hexdigest()
+    return _fingerprint(ptr, int(idx.shape[0]), idx[_sample_positions(int(idx.shape[0]))])
 
 
 def is_partition_dir(path) -> bool:
@@ -136,6 +158,10 @@ def write_partitions(graph, owner, out, *, features=None, labels=None, splits: d
             raise PartitionError(f"write_partitions: {name} has {a.shape[0]} rows, expected {n}")
     split_ids = {}
     for name, ids in (splits or {}).items():
+        if not isinstance(name, str) or not SPLIT_NAME.fullmatch(name) or name in (
+                "nodes", "eids", "features", "labels"):
+            raise PartitionError(f"write_partitions: split name {name!r} cannot be a file name in a part "
+                                 f"directory (use {SPLIT_NAME.pattern}, not nodes/eids/features/labels)")
         ids = _np(ids)
         ids = np.flatnonzero(ids) if ids.dtype == np.bool_ else ids.astype(np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= n):
@@ -197,6 +223,7 @@ def write_partitions(graph, owner, out, *, features=None, labels=None, splits: d
         meta = {"format": FORMAT, "version": VERSION, "num_parts": parts, "num_nodes": n, "num_edges": e,
                 "method": method, "fingerprint": graph_fingerprint(graph), "parts": part_meta,
                 "features": None if x is None else list(x.shape[1:]), "labels": None if y is None else list(y.shape[1:]),
+                "dtypes": {k: np.dtype(a.dtype).str for k, a in (("features", x), ("labels", y)) if a is not None},
                 "splits": sorted(split_ids), "edge_cut": stats["edge_cut"], "node_balance": stats["node_balance"],
                 "train_balance": stats["train_balance"], "files": files}
         with open(tmp / "book.json", "w") as f:
@@ -233,48 +260,28 @@ class PartitionBook:
 
     @classmethod
     def open(cls, path, *, num_parts: int | None = None, graph=None) -> "PartitionBook":
-        """Open ``path/book.json`` (O(N) arrays; sizes checked, not hashes: see
-        :func:`verify_partitions`).  ``num_parts`` / ``graph``: refuse a directory made for
-        another partition count or another graph."""
+        """Open ``path/book.json`` and the O(N) book arrays, checked as untrusted input
+        (:mod:`gnnkit.distributed._bookfmt`: types, sizes, headers, owner / local / inner / in-degree
+        consistency; not the checksums: see :func:`verify_partitions`).  ``num_parts`` / ``graph``:
+        refuse a directory made for another partition count or another graph.
+
+        Raises:
+            PartitionError: (a :class:`~gnnkit.data.DatasetError`) naming the file and the problem.
+        """
         path = Path(path)
-        meta = _read_meta(path)
+        meta = read_book_meta(path)
         if num_parts is not None and meta["num_parts"] != num_parts:
             raise PartitionError(f"{path} holds {meta['num_parts']} partitions, but the job asks for "
                                  f"{num_parts} (world size); repartition with --parts {num_parts}")
         if graph is not None and graph_fingerprint(graph) != meta["fingerprint"]:
             raise PartitionError(f"{path} was made from another graph (fingerprint {meta['fingerprint']} "
                                  f"!= {graph_fingerprint(graph)})")
-        _check_sizes(path, meta, [k for k in meta["files"] if "/" not in k])
+        _check_sizes(path, meta, [a + ".npy" for a in _BOOK_ARRAYS])
         n = meta["num_nodes"]
-        arrs = {}
-        for name in ("owner", "local", "inner", "in_degree"):
-            a = np.load(path / f"{name}.npy", mmap_mode="r")
-            if a.shape != (n,):
-                raise PartitionError(f"{path / (name + '.npy')} has shape {a.shape}, expected ({n},)")
-            arrs[name] = torch.from_numpy(np.array(a, dtype=np.int64))
-        o = arrs["owner"]
-        if n and (int(o.min()) < 0 or int(o.max()) >= meta["num_parts"]):
-            raise PartitionError(f"{path}/owner.npy has owners outside [0, {meta['num_parts']})")
-        return cls(path, meta, o, arrs["local"], arrs["inner"], arrs["in_degree"])
-
-
-def _read_meta(path: Path) -> dict:
-    f = path / "book.json"
-    if not f.is_file():
-        raise PartitionError(f"{path} is not a partition directory (no book.json); make one with "
-                             "`gnnkit data partition GRAPH OUT --parts N`")
-    try:
-        meta = json.loads(f.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise PartitionError(f"{f} is not valid JSON: {e}") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise PartitionError(f"{f}: not a {FORMAT} v{VERSION} book")
-    for k in ("num_parts", "num_nodes", "num_edges", "fingerprint", "parts", "files"):
-        if k not in meta:
-            raise PartitionError(f"{f}: missing key {k!r}")
-    if not isinstance(meta["parts"], list) or len(meta["parts"]) != meta["num_parts"]:
-        raise PartitionError(f"{f}: 'parts' must list {meta['num_parts']} parts")
-    return meta
+        arrs = {name: as_i64(load_npy(path / f"{name}.npy", [dt], (n,), f"book array {name!r}"), path / f"{name}.npy")
+                for name, dt in _BOOK_ARRAYS.items()}
+        check_book_arrays(path, meta, arrs)
+        return cls(path, meta, arrs["owner"], arrs["local"], arrs["inner"], arrs["in_degree"])
 
 
 def _check_sizes(path: Path, meta: dict, names) -> None:
@@ -309,47 +316,73 @@ class LocalPartition:
 
 
 def open_partition(path, part: int, book: PartitionBook | None = None) -> LocalPartition:
-    """Open part ``part`` of the partition directory ``path`` (sizes checked)."""
+    """Open part ``part`` of the partition directory ``path``, checked against the book before
+    anything is used (sizes, ``.npy`` headers, the part's CSR, ``nodes`` / ``eids`` /
+    ``local`` / ``inner`` / ``in_degree`` agreement, split ids: O(N + E_p); checksums are
+    :func:`verify_partitions`'s).
+
+    Raises:
+        PartitionError: naming the file, the array and the first bad position.
+    """
     from gnnkit.data import DiskGraph
 
     path = Path(path)
     book = book or PartitionBook.open(path)
-    if not 0 <= part < book.num_parts:
-        raise PartitionError(f"open_partition: part {part} is outside [0, {book.num_parts})")
+    if isinstance(part, bool) or not isinstance(part, (int, np.integer)) or not 0 <= part < book.num_parts:
+        raise PartitionError(f"open_partition: part {part!r} is outside [0, {book.num_parts})")
+    part = int(part)
     meta = book.meta
+    d = path / f"part-{part}"
     _check_sizes(path, meta, [k for k in meta["files"] if k.startswith(f"part-{part}/")])
     pm = meta["parts"][part]
-    dg = DiskGraph.open(path / f"part-{part}" / "graph")
-    nodes = np.load(path / f"part-{part}" / "nodes.npy", mmap_mode="r")
-    eids = np.load(path / f"part-{part}" / "eids.npy", mmap_mode="r")
     ni, nh, ea = pm["inner"], pm["halo"], pm["arcs"]
-    if nodes.shape != (ni + nh,) or eids.shape != (ea,) or dg.num_nodes != ni + nh or dg.num_edges != ea:
-        raise PartitionError(f"{path}/part-{part} does not match book.json (nodes {nodes.shape}, arcs "
-                             f"{eids.shape}, graph {dg.num_nodes}/{dg.num_edges}; book: {ni}+{nh} nodes, {ea} arcs)")
+    dg = DiskGraph.open(d / "graph")
+    if dg.num_nodes != ni + nh or dg.num_edges != ea:
+        raise PartitionError(f"{d / 'graph'}: {dg.num_nodes} nodes / {dg.num_edges} arcs, book.json records "
+                             f"{ni} inner + {nh} halo nodes and {ea} arcs")
+    nodes = as_i64(load_npy(d / "nodes.npy", [np.dtype(np.int64)], (ni + nh,), "local -> global ids"),
+                 d / "nodes.npy")
+    eids = as_i64(load_npy(d / "eids.npy", [np.dtype(np.int64)], (ea,), "local arc -> global CSR position"),
+                d / "eids.npy")
     g = dg.graph()
+    inner_pos = check_part(path, part, meta, book, nodes, eids, g.indptr, g.indices)
 
-    def opt(name):
-        f = path / f"part-{part}" / f"{name}.npy"
-        return np.load(f, mmap_mode="r") if f.is_file() else None
+    def shard(name, kinds):  # (books written before "dtypes" was recorded: any dtype of these kinds)
+        dims, dt = meta.get(name), meta.get("dtypes", {}).get(name)
+        return None if dims is None else load_npy(d / f"{name}.npy", [kinds if dt is None else np.dtype(dt)],
+                                                  (ni, *dims), f"{name} of inner nodes")
 
-    splits = {k: torch.from_numpy(np.array(opt(k), dtype=np.int64)) for k in meta.get("splits", [])
-              if opt(k) is not None}
-    nodes_t = torch.from_numpy(np.array(nodes, dtype=np.int64))
-    inner_pos = torch.nonzero(book.owner[nodes_t] == part).reshape(-1)
-    if inner_pos.numel() != ni:
-        raise PartitionError(f"{path}/part-{part}: {inner_pos.numel()} of its nodes are owned by it, book.json "
-                             f"records {ni}")
-    return LocalPartition(part, g.indptr, g.indices, g.edge_weight, nodes_t,
-                          torch.from_numpy(np.array(eids, dtype=np.int64)), inner_pos, ni, opt("features"),
-                          opt("labels"), splits)
+    splits = {}
+    for k in meta.get("splits", []):
+        ids = as_i64(load_npy(d / f"{k}.npy", [np.dtype(np.int64)], (None,), f"split {k!r} ids"), d / f"{k}.npy")
+        check_split(d / f"{k}.npy", ids, book, part, pm.get(f"num_{k}"))
+        splits[k] = ids
+    return LocalPartition(part, g.indptr, g.indices, g.edge_weight, nodes, eids, inner_pos, ni,
+                          shard("features", SHARD_KINDS["features"]), shard("labels", SHARD_KINDS["labels"]),
+                          splits)
+
+
+def _check_values(f: Path, a: np.ndarray, what: str, lo=None, chunk: int = 1 << 22) -> None:
+    """Streamed over a memory-mapped shard: float entries finite (``lo is None``), or integer
+    entries at least ``lo`` (float labels may hold NaN for "missing")."""
+    flat = a.reshape(-1)
+    for s in range(0, flat.shape[0], chunk):
+        c = np.asarray(flat[s:s + chunk])
+        if lo is None:
+            bad = ~np.isfinite(c) if c.dtype.kind == "f" else None
+        else:
+            bad = c < lo if c.dtype.kind in "iu" else None
+        if bad is not None and bad.any():
+            k = s + int(np.flatnonzero(bad)[0])
+            raise PartitionError(f"{f}: {what} entry {k} (flat) is {flat[k]!r}")
 
 
 def verify_partitions(path, graph=None) -> dict:
     """Check everything a partition directory stores: every file's size and checksum, every
-    part's DiskGraph (:meth:`DiskGraph.verify`), that ``owner``/``local``/``nodes`` agree, that
-    every arc's global source equals the whole graph's (when ``graph`` is given, with its
-    fingerprint) and that the parts' arcs add up to E.  Raises :class:`PartitionError` on the
-    first problem; returns a summary."""
+    part's DiskGraph (:meth:`DiskGraph.verify`), everything :func:`open_partition` checks,
+    finite features and labels >= -1, that the parts' arcs add up to E, and (when ``graph`` is
+    given, with its fingerprint) its in-degrees and every arc's global source.  Raises
+    :class:`PartitionError` on the first problem; returns a summary."""
     from gnnkit.data import DiskGraph
 
     path = Path(path)
@@ -360,30 +393,38 @@ def verify_partitions(path, graph=None) -> dict:
         _check_sizes(path, meta, [name])
         if _digest(f) != info["blake2b"]:
             raise PartitionError(f"{f}: checksum mismatch (corrupted)")
+    if graph is not None:
+        gp, gi = _np(graph.indptr).astype(np.int64, copy=False), _np(graph.indices)
+        if not np.array_equal(np.diff(gp), book.in_degree.numpy()):
+            raise PartitionError(f"{path}/in_degree.npy disagrees with the graph's in-degrees")
     total = 0
+    # the graph the parts hold, fingerprinted without assembling it: indptr = cumsum(in_degree),
+    # the sampled arcs gathered from the parts that store them
+    e = meta["num_edges"]
+    pos = _sample_positions(e)
+    sampled = np.full(pos.shape[0], -1, dtype=np.int64)
     for p in range(book.num_parts):
         DiskGraph.open(path / f"part-{p}" / "graph").verify()
         lp = open_partition(path, p, book)
-        if lp.nodes.numel() > 1 and not bool((lp.nodes[1:] > lp.nodes[:-1]).all()):
-            raise PartitionError(f"{path}/part-{p}: nodes.npy is not strictly ascending")
-        inner = lp.nodes[lp.inner_pos]
-        if not torch.equal(book.local[inner], lp.inner_pos) or not torch.equal(
-                book.inner[inner], torch.arange(lp.num_inner)):
-            raise PartitionError(f"{path}/part-{p}: inner nodes disagree with local.npy/inner.npy")
-        deg = lp.rowptr[1:] - lp.rowptr[:-1]
-        halo_rows = torch.ones(lp.nodes.numel(), dtype=torch.bool)
-        halo_rows[lp.inner_pos] = False
-        if bool((deg[halo_rows] != 0).any()):
-            raise PartitionError(f"{path}/part-{p}: a halo node has stored in-arcs")
+        eids = lp.eids.numpy()
+        at = np.minimum(np.searchsorted(eids, pos), max(eids.shape[0] - 1, 0))
+        hit = eids[at] == pos if eids.shape[0] else np.zeros(pos.shape[0], bool)
+        sampled[hit] = lp.nodes[lp.col.long()[torch.from_numpy(at[hit])]].numpy()
+        d = path / f"part-{p}"
+        if lp.features is not None:
+            _check_values(d / "features.npy", lp.features, "feature")
+        if lp.labels is not None:
+            _check_values(d / "labels.npy", lp.labels, "label (< -1)", lo=-1)
         if graph is not None:
-            gp, gi = _np(graph.indptr), _np(graph.indices)
-            ptr, pos = _rows_of(gp.astype(np.int64), inner.numpy())
-            if not np.array_equal(pos, lp.eids.numpy()):
-                raise PartitionError(f"{path}/part-{p}: eids.npy disagrees with the graph's CSR")
             src = lp.nodes[lp.col.long()].numpy()
-            if not np.array_equal(src, np.asarray(gi[pos], dtype=np.int64)):
+            if not np.array_equal(src, np.asarray(gi[lp.eids.numpy()], dtype=np.int64)):
                 raise PartitionError(f"{path}/part-{p}: arc sources disagree with the graph")
         total += lp.col.numel()
     if total != meta["num_edges"]:
         raise PartitionError(f"{path}: the parts hold {total} arcs, the graph has {meta['num_edges']}")
+    indptr = np.zeros(book.num_nodes + 1, dtype=np.int64)
+    np.cumsum(book.in_degree.numpy(), out=indptr[1:])
+    if _fingerprint(indptr, e, sampled) != meta["fingerprint"]:
+        raise PartitionError(f"{path}/book.json: fingerprint {meta['fingerprint']!r} is not the fingerprint of the "
+                             "graph the parts hold (the book was edited, or the parts come from another graph)")
     return {"num_parts": book.num_parts, "num_nodes": book.num_nodes, "num_edges": total, "ok": True}

@@ -11,7 +11,15 @@ import time
 import torch
 import torch.distributed as dist
 
-__all__ = ["Exchanger"]
+__all__ = ["Exchanger", "comm_device"]
+
+
+def comm_device(group=None) -> torch.device:
+    """Where a collective's tensors must live: the rank's GPU under NCCL (which moves only CUDA
+    tensors), else the CPU."""
+    if dist.get_backend(group) == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 class Exchanger:
@@ -31,8 +39,7 @@ class Exchanger:
         self.calls = 0
         self.seconds = 0.0  # wall time inside the collectives (network + waiting for peers)
         # NCCL moves only CUDA tensors: stage through the rank's GPU, hand CPU tensors back
-        nccl = dist.get_backend(group) == "nccl"
-        self.device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+        self.device = comm_device(group)
 
     def exchange(self, parts: list) -> list:
         if len(parts) != self.world:

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from gnnkit.distributed.book import LocalPartition, PartitionBook
-from gnnkit.distributed.comm import Exchanger
+from gnnkit.distributed.comm import Exchanger, comm_device
 from gnnkit.distributed.features import DistFeatureFetcher, gather_local
 from gnnkit.distributed.loader import rank_batch, steps_per_epoch
 from gnnkit.distributed.sampler import DistNeighborSampler
@@ -29,7 +29,7 @@ __all__ = ["DistNodeTask"]
 
 
 def _all_max(v: int) -> int:
-    t = torch.tensor([int(v)])
+    t = torch.tensor([int(v)], device=comm_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return int(t)
 
@@ -135,7 +135,7 @@ class DistNodeTask(Task):
         tgts: dict = {s: [] for s in splits}
         for batch in batches:
             n = batch.extra["batch_size"]
-            out = self.forward(model, batch) if n else torch.empty(0, self.num_outputs)
+            out = self.forward(model, batch) if n else torch.empty(0, self.num_outputs, device=batch.target.device)
             for s in batch.split_index:
                 if s in outs:
                     outs[s].append(out.detach())
@@ -152,12 +152,14 @@ class DistNodeTask(Task):
         return res
 
     def gather(self, out: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        """Concatenate ``out`` / ``target`` of every rank (rank order)."""
-        sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(self.world)]
-        dist.all_gather(sizes, torch.tensor([out.shape[0]]))
+        """Concatenate ``out`` / ``target`` of every rank (rank order), on the collectives' device
+        (the rank's GPU under NCCL), returned on ``out``'s device."""
+        dev, home = self.ex.device, out.device
+        sizes = [torch.zeros(1, dtype=torch.int64, device=dev) for _ in range(self.world)]
+        dist.all_gather(sizes, torch.tensor([out.shape[0]], device=dev))
         m = max(int(s) for s in sizes)
-        pad_o = torch.zeros((m,) + tuple(out.shape[1:]), dtype=out.dtype)
-        pad_t = torch.zeros((m,) + tuple(target.shape[1:]), dtype=target.dtype)
+        pad_o = torch.zeros((m,) + tuple(out.shape[1:]), dtype=out.dtype, device=dev)
+        pad_t = torch.zeros((m,) + tuple(target.shape[1:]), dtype=target.dtype, device=dev)
         pad_o[: out.shape[0]] = out
         pad_t[: target.shape[0]] = target
         os_ = [torch.empty_like(pad_o) for _ in range(self.world)]
@@ -165,4 +167,5 @@ class DistNodeTask(Task):
         dist.all_gather(os_, pad_o)
         dist.all_gather(ts_, pad_t)
         k = [int(s) for s in sizes]
-        return torch.cat([o[:n] for o, n in zip(os_, k)]), torch.cat([t[:n] for t, n in zip(ts_, k)])
+        return (torch.cat([o[:n] for o, n in zip(os_, k)]).to(home),
+                torch.cat([t[:n] for t, n in zip(ts_, k)]).to(home))

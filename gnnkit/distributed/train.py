@@ -51,7 +51,10 @@ def _parser():
     p.add_argument("--checkpoint", default=None, help="directory for last.pt (rank 0 writes)")
     p.add_argument("--resume", action="store_true", help="continue from CHECKPOINT/last.pt")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds a collective may wait for a peer")
-    p.add_argument("--backend", default=None, help="gloo (default on CPU) or nccl")
+    p.add_argument("--backend", default=None, help="gloo or nccl (default: nccl with --device cuda, else gloo)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where each rank trains: cuda = cuda:LOCAL_RANK (sampling and feature shards stay "
+                        "in host memory; each batch is copied to the GPU)")
     p.add_argument("--json", default=None, help="rank 0 writes the per-epoch records and the result here")
     return p
 
@@ -87,7 +90,15 @@ class Resume(Callback):
     def on_fit_start(self, state):
         if not self.file.is_file():
             return
-        ck = torch.load(self.file, map_location="cpu", weights_only=True)
+        from gnnkit.data import DatasetError
+        from gnnkit.data.torch_file import load_torch_file
+
+        hint = "delete it to train from epoch 0"
+        ck = load_torch_file(self.file, hint=hint)  # CRC-checked, weights_only: DatasetError if damaged
+        if not isinstance(ck, dict) or not {"epoch", "model", "opt"} <= set(ck) or not isinstance(
+                ck["epoch"], int) or isinstance(ck["epoch"], bool) or ck["epoch"] < 0:
+            raise DatasetError(f"{self.file}: not a checkpoint of this trainer (a dict with epoch >= 0, model, "
+                               f"opt); {hint}")
         if ck.get("fingerprint") != self.book.meta["fingerprint"] or ck.get("world") != dist.get_world_size():
             raise ValueError(f"{self.file} was written by a job on another graph or world size; refusing to resume")
         state.model.module.load_state_dict(ck["model"])
@@ -114,8 +125,12 @@ class EpochLog(Callback):
 
 
 def build(parts, *, model="sage", fanouts=(10, 5), hidden=128, dropout=0.5, batch_size=1024, seed=0,
-          max_steps=None):
-    """``(task, ddp_model, book)`` of this rank (the process group must be initialised)."""
+          max_steps=None, device="cpu"):
+    """``(task, ddp_model, book)`` of this rank (the process group must be initialised).
+
+    ``device``: a ``torch.device`` (or string) for the model; a CUDA device makes DDP reduce the
+    gradients on it (``device_ids=[index]``) and :func:`~gnnkit.train.fit` copies every batch there.
+    """
     from gnnkit.distributed.book import PartitionBook, open_partition
     from gnnkit.distributed.task import DistNodeTask
     from gnnkit.sampling import MiniBatchGNN
@@ -125,18 +140,39 @@ def build(parts, *, model="sage", fanouts=(10, 5), hidden=128, dropout=0.5, batc
     task = DistNodeTask(part, book, list(fanouts), batch_size=batch_size, seed=seed, max_steps=max_steps)
     torch.manual_seed(seed)
     net = MiniBatchGNN(model, task.num_features, hidden, task.num_outputs, num_layers=len(fanouts), dropout=dropout)
-    return task, torch.nn.parallel.DistributedDataParallel(net), book
+    device = torch.device(device)
+    net = net.to(device)
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    return task, torch.nn.parallel.DistributedDataParallel(net, device_ids=ids), book
+
+
+def _device(args) -> torch.device:
+    """``cpu`` or this rank's GPU (``cuda:LOCAL_RANK``, torchrun's variable), checked before the
+    process group starts so that a CPU-only host fails with a clear message, not inside NCCL."""
+    if args.device == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise SystemExit("gnnkit.distributed.train: --device cuda, but torch sees no CUDA device "
+                         f"(torch {torch.__version__}, CUDA build: {torch.version.cuda})")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if local >= torch.cuda.device_count():
+        raise SystemExit(f"gnnkit.distributed.train: LOCAL_RANK {local} but only {torch.cuda.device_count()} "
+                         "CUDA device(s) on this host (start at most that many processes per node)")
+    torch.cuda.set_device(local)
+    return torch.device("cuda", local)
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    backend = args.backend or ("nccl" if torch.cuda.is_available() and os.environ.get("GNNKIT_DIST_NCCL") else "gloo")
+    device = _device(args)
+    backend = args.backend or ("nccl" if device.type == "cuda" or (torch.cuda.is_available() and
+                                                                 os.environ.get("GNNKIT_DIST_NCCL")) else "gloo")
     dist.init_process_group(backend, timeout=datetime.timedelta(seconds=args.timeout))
     rank = dist.get_rank()
     try:
         task, model, book = build(args.parts, model=args.model, fanouts=args.fanouts, hidden=args.hidden,
                                   dropout=args.dropout, batch_size=args.batch_size, seed=args.seed,
-                                  max_steps=args.max_steps)
+                                  max_steps=args.max_steps, device=device)
         cbs = []
         if args.checkpoint and args.resume:
             cbs.append(Resume(args.checkpoint, book))

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from gnnkit.graph import Graph
+from gnnkit.graphlevel._cachecheck import check_field, check_paths, load_state
 from gnnkit.graphlevel.dataset import GraphDataset, ranges
 from gnnkit.nn.pathnn import PathSet, compute_paths
 from gnnkit.ops.paths import DEFAULT_MAX_PATHS
@@ -54,9 +55,14 @@ def structure_hash(ds: GraphDataset) -> str:
     return h.hexdigest()[:16]
 
 
-def _load_or_compute(path: Path | None, compute):
+def _load_or_compute(path: Path | None, compute, check):
+    """The cached state at ``path`` checked by ``check(state)`` (a damaged or forged file raises
+    :class:`~gnnkit.data.DatasetError`, see :mod:`gnnkit.graphlevel._cachecheck`), else
+    ``compute()`` written there atomically."""
     if path is not None and path.exists():
-        return torch.load(path, weights_only=True), True
+        state = load_state(path)
+        check(state)
+        return state, True
     state = compute()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +107,9 @@ class PathCache:
             tag = f"paths-{mode.replace('+', 'plus')}-K{max_len}{'-d' if self.distances else ''}"
             path = root / f"{ds.name}-{structure_hash(ds)}-{tag}.pt"
         self.file = path
-        state, self.loaded = _load_or_compute(path, lambda: self._compute(ds, max_paths))
+        state, self.loaded = _load_or_compute(
+            path, lambda: self._compute(ds, max_paths),
+            lambda st: check_paths(path, st, ds, max_len, mode == "sp", self.distances, self.undirected))
         # local ids / rows are small: stored as int16 (or int32) to cut the bytes gathered per
         # batch; the batch tensors are int32 (PathConv takes int32 or int64)
         self.paths = [_narrow(p) for p in state["paths"]]
@@ -202,7 +210,7 @@ class FieldCache:
             ev = laplacian_eigenvectors(g, k, normalization, cache=False)
             return {"field": dgn_vector_field(g, ev).to(torch.get_default_dtype())}
 
-        state, self.loaded = _load_or_compute(path, compute)
+        state, self.loaded = _load_or_compute(path, compute, lambda st: check_field(path, st, ds, k))
         self.field = state["field"]
 
     def __call__(self, parts):

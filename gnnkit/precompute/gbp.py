@@ -96,6 +96,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gnnkit.data.npy_file import load_npy
 from gnnkit.ops._library import ops
 from gnnkit.ops.random_walk import draw_seed
 from gnnkit.precompute.propagation import as_graph, gbp_weights
@@ -106,15 +107,16 @@ STATE_SUFFIX = ".state.json"
 _STATE_VERSION = 1
 
 
-def _features(graph, x):
-    """(array-like [N, F], kind) from a tensor, ndarray/memmap, .npy path or DiskGraph features."""
+def feature_source(graph, x):
+    """The features GBP reads, ``[N, F]`` array-like: a tensor, an ndarray/memmap, a ``.npy`` path
+    (memory-mapped) or, with ``x=None``, the DiskGraph's stored features."""
     if x is None:
         feats = getattr(graph, "features", None)
         if feats is None:
             raise ValueError("x is None and the graph stores no features; pass x=[N, F]")
         return feats
-    if isinstance(x, (str, os.PathLike)):
-        return np.load(x, mmap_mode="r")
+    if isinstance(x, (str, os.PathLike)):  # an untrusted file: header, dtype and size checked first
+        return load_npy(x, ["f"], (None, None), "GBP features [N, F]")
     if isinstance(x, torch.Tensor):
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating tensor, got {x.dtype}")
@@ -378,7 +380,7 @@ def gbp_precompute(graph, x=None, targets=None, *, num_levels: int = 4, r: float
         raise ValueError(f"gbp_precompute: block_size must be a positive int, got {block_size!r}")
     w = gbp_weights(weights, num_levels, alpha=alpha, t=t)
     n = g.num_nodes
-    feats = _features(graph, x)
+    feats = feature_source(graph, x)
     if len(feats.shape) != 2 or feats.shape[0] != n:
         raise ValueError(f"gbp_precompute: x must have shape [{n}, F], got {tuple(feats.shape)}")
     F = int(feats.shape[1])

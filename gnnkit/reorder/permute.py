@@ -13,6 +13,7 @@ sources renamed by ``inverse`` and sorted; arc attributes follow by the returned
 from __future__ import annotations
 
 import json
+import os
 import resource
 import time
 from dataclasses import dataclass, field
@@ -177,23 +178,71 @@ def reorder_disk(src, dst, method: str, *, overwrite: bool = False, **opts) -> R
     out = save_graph(dst, g2, features=feats, labels=labels, splits=splits or None,
                      transpose=d.has_transpose, features_dtype=fdt,
                      coalesced=bool(d.meta.get("coalesced")) or None, overwrite=overwrite)
-    r.perm.numpy().astype("<i8").tofile(out.path / _PERM_FILE)
     r.info.update({"seconds": round(time.perf_counter() - t0, 2), "source": str(src), "num_nodes": r.num_nodes,
                    "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
-    (out.path / _INFO_FILE).write_text(json.dumps(r.info, sort_keys=True))
+    # reorder.json first, then the permutation, each through a temporary file: an interrupted
+    # write leaves reorder.json without its permutation, which load_reordering refuses
+    for name, write in ((_INFO_FILE, lambda f: f.write_text(json.dumps(r.info, sort_keys=True))),
+                        (_PERM_FILE, lambda f: r.perm.numpy().astype("<i8").tofile(f))):
+        tmp = out.path / f".{name}.tmp-{os.getpid()}"
+        write(tmp)
+        os.replace(tmp, out.path / name)
     return r
 
 
 def load_reordering(path) -> Reordering | None:
-    """The :class:`Reordering` stored by :func:`reorder_disk` in a DiskGraph folder, or None."""
+    """The :class:`Reordering` stored by :func:`reorder_disk` in a DiskGraph folder, or None
+    when the folder holds none.
+
+    The files are untrusted input: ``reorder_perm.i64`` must hold a whole number of int64
+    entries, one per node of the DiskGraph in the folder (and of ``reorder.json``'s
+    ``num_nodes``), forming a permutation; ``reorder.json`` must be a JSON object.
+
+    Raises:
+        DatasetError: naming the file and the problem (first bad position for the permutation).
+    """
+    from gnnkit.data.errors import DatasetError
+
     p = Path(path)
-    if not (p / _PERM_FILE).is_file():
+    fp, fi = p / _PERM_FILE, p / _INFO_FILE
+    if not fp.is_file():
+        if fi.is_file():
+            raise DatasetError(f"{fp}: missing, but {fi} is there (an interrupted reorder_disk); "
+                               "reorder the source graph again")
         return None
-    info = json.loads((p / _INFO_FILE).read_text()) if (p / _INFO_FILE).is_file() else {}
-    perm = np.fromfile(p / _PERM_FILE, dtype="<i8")
-    n = info.get("num_nodes")
-    if n is not None and perm.shape[0] != n:
-        raise ValueError(f"{p / _PERM_FILE}: {perm.shape[0]} entries, reorder.json says {n} nodes")
-    return Reordering(torch.from_numpy(perm.astype(np.int64)), info.get("method", "custom"), info)
+    info = {}
+    if fi.is_file():
+        try:
+            info = json.loads(fi.read_text())
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            raise DatasetError(f"{fi}: not valid JSON ({e})") from e
+        if not isinstance(info, dict):
+            raise DatasetError(f"{fi}: holds a {type(info).__name__}, expected an object")
+    n_info, method = info.get("num_nodes"), info.get("method", "custom")
+    if n_info is not None and (not isinstance(n_info, int) or isinstance(n_info, bool) or n_info < 0):
+        raise DatasetError(f"{fi}: num_nodes must be a non-negative integer, got {n_info!r}")
+    if not isinstance(method, str):
+        raise DatasetError(f"{fi}: method must be a string, got {method!r}")
+    size = fp.stat().st_size
+    if size % 8:
+        raise DatasetError(f"{fp}: {size} bytes, not a whole number of int64 entries (truncated or padded)")
+    n = size // 8
+    if (p / "meta.json").is_file():
+        from gnnkit.data.disk import DiskGraph
 
-
+        num_nodes = DiskGraph(p).num_nodes
+        if n != num_nodes:
+            raise DatasetError(f"{fp}: {n} entries, the DiskGraph in {p} has {num_nodes} nodes")
+    if n_info is not None and n != n_info:
+        raise DatasetError(f"{fp}: {n} entries, {fi} says {n_info} nodes")
+    perm = np.fromfile(fp, dtype="<i8").astype(np.int64, copy=False)
+    bad = (perm < 0) | (perm >= n)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DatasetError(f"{fp}: perm[{k}] = {int(perm[k])} is outside [0, {n}) (not a permutation)")
+    counts = np.bincount(perm, minlength=n)
+    if (counts > 1).any():
+        v = int(np.flatnonzero(counts > 1)[0])
+        i, j = np.flatnonzero(perm == v)[:2]
+        raise DatasetError(f"{fp}: perm[{int(j)}] = {v} repeats perm[{int(i)}] (not a permutation)")
+    return Reordering(torch.from_numpy(perm), method, info)

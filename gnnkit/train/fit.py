@@ -80,6 +80,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return cls(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
+def _on(device: torch.device, batches):
+    """The batches of a loader, moved to the model's device (a no-op generator on the CPU)."""
+    return (b.to(device) if device.type != "cpu" else b for b in batches)
+
+
 def _device_of(model) -> torch.device:
     for p in model.parameters():
         return p.device
@@ -158,8 +163,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
         t0 = time.perf_counter()
         model.train()
         total, items = 0.0, 0
-        for batch in loaders["train"]:
-            batch = batch.to(device) if device.type != "cpu" else batch
+        for batch in _on(device, loaders["train"]):
             optimizer.zero_grad()
             loss, n = task.train_loss(model, batch)
             loss.backward()
@@ -175,8 +179,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
         state.scores = None
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             model.eval()
-            state.scores = task.evaluate(model, (b.to(device) if device.type != "cpu" else b
-                                                 for b in loaders["eval"]))
+            state.scores = task.evaluate(model, _on(device, loaders["eval"]))
         state.history.append({"epoch": epoch, "loss": state.loss, **(state.scores or {})})
         for cb in cbs:
             cb.on_epoch_end(state)
@@ -184,7 +187,7 @@ def fit(model: nn.Module, task: Task, loaders: dict | None = None, config: Train
             break
     if state.scores is None:  # stopped by a callback on an epoch without evaluation
         model.eval()
-        state.scores = task.evaluate(model, loaders["eval"])
+        state.scores = task.evaluate(model, _on(device, loaders["eval"]))
         cbs[0].on_epoch_end(state)
     for cb in cbs:
         cb.on_fit_end(state)

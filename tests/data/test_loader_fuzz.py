@@ -45,10 +45,14 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+import _fuzz_formats as FF  # noqa: E402
+from _fuzz_formats import _recompute  # noqa: E402
+
 MEMORY_CAP = 6 << 30  # bytes of address space for the child: a forged size cannot take the box
 REPO = Path(__file__).resolve().parents[2]
-FAST = {"planetoid": 30, "npz": 30, "ogb": 30, "disk": 40}
-SLOW = {"planetoid": 400, "npz": 400, "ogb": 400, "disk": 400}
+FAST = {"planetoid": 30, "npz": 30, "ogb": 30, "disk": 40, "partition": 40, "gcache": 20, "reorder": 15}
+SLOW = {"planetoid": 400, "npz": 400, "ogb": 400, "disk": 400, "partition": 400, "gcache": 300, "reorder": 200}
 
 DRIVER = r'''
 import json, os, resource, sys, traceback
@@ -90,8 +94,8 @@ def load(case):
             if got[k].shape != ref[k].shape or not np.array_equal(np.asarray(got[k]), ref[k]):
                 return f"opened and verified with a different {k!r}"
         return None
-    raise ValueError(fam)
-
+    return load_extra(case)  # partition directories, graph-level caches, reorderings
+''' + FF.DRIVER_EXTRA + r'''
 cases = json.load(open(sys.argv[1]))
 for case in cases:
     print(json.dumps({"start": case["id"]}), flush=True)
@@ -120,7 +124,9 @@ class Corpus:
         self.cases: list[dict] = []
 
     def new_dir(self, family: str) -> Path:
-        d = self.root / f"{family}-{len(self.cases)}"
+        # (a builder that hypothesis stops mid-draw leaves its folder behind: never reuse a name)
+        self.dirs = getattr(self, "dirs", 0) + 1
+        d = self.root / f"{family}-{len(self.cases)}-{self.dirs}"
         d.mkdir(parents=True)
         return d
 
@@ -381,7 +387,7 @@ def build_npz(corpus: Corpus, kind: str, data) -> None:
             a = a.astype(np.int64)
             must_fail = key.endswith("masks")
         elif how == "overlap":
-            if not key.endswith("masks"):
+            if not key.endswith("masks") or key == "train_masks":
                 key = "val_masks"
             a = arrays["train_masks"].copy()
         else:
@@ -406,6 +412,18 @@ def build_npz(corpus: Corpus, kind: str, data) -> None:
             raw[off] ^= draw(st.integers(1, 255))
             path.write_bytes(bytes(raw))
             desc, must_fail = f"flip byte {off}", False
+        elif kind == "header_text":  # one character of the header's dict literal replaced
+            key = draw(st.sampled_from(sorted(arrays)))
+            with zipfile.ZipFile(path) as z:
+                members = {n: bytearray(z.read(n)) for n in z.namelist()}
+            m = members[key + ".npy"]
+            hlen = int.from_bytes(m[8:10], "little")
+            off = 10 + draw(st.integers(0, hlen - 1))
+            m[off] = ord(draw(st.sampled_from(" ([{)]}'\"\\\n\0:,x9")))
+            with zipfile.ZipFile(path, "w") as z:
+                for n, b in members.items():
+                    z.writestr(n, bytes(b))
+            desc, must_fail = f"header text {key} byte {off} := {chr(m[off])!r}", False
         else:  # header
             key = draw(st.sampled_from(sorted(arrays)))
             shape = arrays[key].shape
@@ -549,24 +567,6 @@ def write_disk(path: Path, directed: bool = True):
     return save_graph(path, g, features=x, labels=y, splits=splits, transpose=True)
 
 
-def _recompute(dg_path: Path, name: str, array: np.ndarray) -> None:
-    """Overwrite array ``name``'s payload and fix its checksum and sample in meta.json."""
-    from gnnkit.data.disk_format import HEADER_BYTES, new_hasher, sample_digest
-
-    meta = json.loads((dg_path / "meta.json").read_text())
-    e = meta["arrays"][name]
-    with open(dg_path / e["file"], "r+b") as f:
-        f.seek(HEADER_BYTES)
-        f.write(np.ascontiguousarray(array, dtype=e["dtype"]).tobytes())
-    algo = e["checksum"].split(":")[0]
-    h = new_hasher(algo)
-    h.update((dg_path / e["file"]).read_bytes()[HEADER_BYTES:])
-    e["checksum"] = f"{algo}:{h.hexdigest()}"
-    e["sample"] = sample_digest(dg_path / e["file"], algo, HEADER_BYTES,
-                                e["bytes"] - HEADER_BYTES)
-    (dg_path / "meta.json").write_text(json.dumps(meta))
-
-
 def _disk_base(corpus: Corpus, directed: bool) -> tuple[Path, dict]:
     """One pristine DiskGraph per orientation, copied for every case (saving is slow)."""
     base = corpus.root / f"disk-base-{directed}"
@@ -707,9 +707,12 @@ def build_disk(corpus: Corpus, kind: str, data) -> None:
 BUILDERS = {
     "planetoid": (build_planetoid, ["csr", "ndarray", "dtype", "graph", "test_index", "evil",
                                     "truncate", "flip"]),
-    "npz": (build_npz, ["values", "truncate", "flip", "header"]),
+    "npz": (build_npz, ["values", "truncate", "flip", "header", "header_text"]),
     "ogb": (build_ogb, ["content", "truncate", "flip", "link"]),
     "disk": (build_disk, ["truncate", "append", "flip", "meta", "swap", "forged"]),
+    "partition": (FF.build_partition, FF.PARTITION_KINDS),
+    "gcache": (FF.build_gcache, FF.GCACHE_KINDS),
+    "reorder": (FF.build_reorder, FF.REORDER_KINDS),
 }
 
 

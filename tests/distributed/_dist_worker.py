@@ -24,7 +24,7 @@ def main():
     book = PartitionBook.open(parts)
     part = open_partition(parts, rank, book)
     res = {}
-    cases = ("sample", "propagate", "train") if case == "all" else (case,)
+    cases = ("sample", "propagate", "gbp", "train") if case == "all" else (case,)
     if "sample" in cases:
         from gnnkit.distributed.sampler import DistNeighborSampler
         s = DistNeighborSampler(part, book, opts["fanouts"])
@@ -34,6 +34,13 @@ def main():
     if "propagate" in cases:
         from gnnkit.distributed.propagate import dist_sign_features
         res["prop"] = {"xs": dist_sign_features(part, book, opts["hops"]), "nodes": part.nodes[part.inner_pos]}
+    if "gbp" in cases and "gbp" in opts:
+        import gnnkit
+        from gnnkit.distributed.propagate import dist_gbp_precompute
+        g = opts["gbp"]
+        ptr, idx = torch.load(g["graph"], weights_only=True)
+        dist_gbp_precompute(gnnkit.Graph(ptr, idx), g["x"], out=g["out"], block_size=g["block_size"],
+                            r_max=g["r_max"], num_walks=g["num_walks"], num_levels=g["num_levels"])
     if "train" in cases:
         from gnnkit.distributed.train import EpochLog, build
         from gnnkit.train import TrainConfig, fit

@@ -20,6 +20,7 @@ from _launch import launch  # noqa: E402
 
 N, FEAT, CLASSES = 240, 6, 3
 TRAIN = dict(fanouts=[4, 3], hidden=16, batch_size=32, lr=0.05, seed=3, epochs=2)
+GBP = dict(block_size=2, r_max=1e-3, num_walks=50, num_levels=3)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,12 @@ def setup(tmp_path_factory):
     batches = [[[torch.from_numpy(np.flatnonzero(owner == r))[:25].tolist(), 11 + r]] for r in range(2)]
     out = d / "out"
     out.mkdir()
+    # GBP by columns: whole graph + features on the "shared filesystem" (d), 5 columns in blocks of 2
+    torch.save((graph.indptr, graph.indices), d / "graph.pt")
+    np.save(d / "x.npy", x[:, :5].numpy())
+    gbp = dict(GBP, graph=str(d / "graph.pt"), x=str(d / "x.npy"), out=str(d / "gbp.npy"))
     res = launch("all", d / "parts", out, {**TRAIN, "fanouts": [5, 3], "train_fanouts": TRAIN["fanouts"],
-                                                "batches": batches, "hops": 2})
+                                                "batches": batches, "hops": 2, "gbp": gbp})
     for rc, log, _ in res:
         assert rc == 0, log[-3000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in range(2)]
@@ -67,6 +72,21 @@ def test_distributed_sign_equals_one_process(setup):
         nodes = ranks[r]["prop"]["nodes"]
         for k in range(3):
             torch.testing.assert_close(ranks[r]["prop"]["xs"][k], ref[k][nodes], rtol=1e-6, atol=1e-6)
+
+
+def test_distributed_gbp_by_columns_equals_one_process(setup):
+    """3 column blocks over 2 ranks (blocks [0, 1) and [1, 3)), the seed drawn on rank 0: the
+    shared file equals the one-process run with that seed bit for bit (push + walks, r_max > 0)."""
+    graph, x, *_, d = setup
+    from gnnkit.precompute import gbp_precompute
+
+    got = np.load(d / "gbp.npy")
+    state = __import__("json").loads((d / "gbp.npy.state.json").read_text())
+    assert sorted(map(tuple, state["done"])) == [(0, 2), (2, 4), (4, 5)]
+    ref = gbp_precompute(graph, x[:, :5].numpy(), seed=state["params"]["seed"], block_size=GBP["block_size"],
+                         r_max=GBP["r_max"], num_walks=GBP["num_walks"], num_levels=GBP["num_levels"])
+    assert np.array_equal(got, ref.numpy())
+    assert np.abs(got).sum() > 0
 
 
 def _reference_training(graph, x, y, train, test, owner):
@@ -134,3 +154,11 @@ def test_killed_rank_fails_the_job_fast_and_resume_continues(setup):
     # resumed epoch 2 from the checkpoint of epoch 1 == the uninterrupted 2-epoch run of the first launch
     for k, v in setup[7][0]["train"]["state"].items():
         torch.testing.assert_close(state["model"][k], v, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a host without CUDA")
+def test_device_cuda_without_a_gpu_fails_before_the_process_group():
+    from gnnkit.distributed.train import main
+
+    with pytest.raises(SystemExit, match="--device cuda, but torch sees no CUDA device"):
+        main(["/nonexistent-parts", "--device", "cuda"])

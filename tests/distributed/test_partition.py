@@ -125,6 +125,10 @@ def test_write_is_atomic(graph, tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(PartitionError, match="owner"):
         write_partitions(graph, owner[:-1], tmp_path / "o")
+    for name in ("../x", "nodes", "a/b"):
+        with pytest.raises(PartitionError, match="cannot be a file name"):
+            write_partitions(graph, owner, tmp_path / "o", splits={name: torch.arange(3)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_partition_and_verify(graph, tmp_path):
@@ -156,3 +160,89 @@ def test_metis_on_an_undirected_graph_with_loops_and_isolated_nodes():
     assert st["node_balance"] <= 1.1 and st["edge_cut"] < 0.5
     # the symmetric shortcut sees the same adjacency as the A + A^T path
     assert st["cut_arcs"] == partition_stats(g, as_directed)["cut_arcs"]
+
+
+def test_forged_books_and_parts_are_refused(parts, tmp_path):
+    """Untrusted partition directories (the loader fuzz corpus has many more cases): each
+    forgery keeps every checksum consistent, so only the structure checks can tell."""
+    import hashlib
+    import shutil
+
+    from gnnkit.data import DatasetError
+
+    out, book, *_ = parts
+
+    def forged(edit):
+        bad = tmp_path / f"bad{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(out, bad)
+        meta = json.loads((bad / "book.json").read_text())
+        for name in edit(bad, meta) or []:
+            meta["files"][name] = {"bytes": (bad / name).stat().st_size,
+                                   "blake2b": hashlib.blake2b((bad / name).read_bytes(), digest_size=16).hexdigest()}
+        (bad / "book.json").write_text(json.dumps(meta))
+        return bad
+
+    def put(bad, name, a):
+        np.save(bad / name, a)
+        return [name]
+
+    def inner_dup(bad, meta):
+        a = np.load(bad / "inner.npy")
+        v = np.flatnonzero(book.owner.numpy() == 0)[:2]
+        a[v[1]] = a[v[0]]
+        return put(bad, "inner.npy", a)
+
+    def eids_shift(bad, meta):
+        return put(bad, "part-1/eids.npy", np.load(bad / "part-1/eids.npy") + 1)
+
+    def fingerprint(bad, meta):
+        meta["fingerprint"] = "0" * 32
+
+    def huge(bad, meta):
+        meta["num_nodes"] = 2 ** 62
+
+    def traversal(bad, meta):
+        meta["files"]["../owner.npy"] = meta["files"].pop("owner.npy")
+
+    def no_dtypes(bad, meta):  # a book written before dtypes were recorded still opens
+        meta.pop("dtypes")
+
+    def labels_as_float(bad, meta):  # same bytes, another dtype: refused (book.json records it)
+        a = np.load(bad / "part-0/labels.npy")
+        return put(bad, "part-0/labels.npy", a.view(np.float64))
+
+    assert issubclass(PartitionError, DatasetError)
+    assert verify_partitions(forged(no_dtypes))["ok"]
+    with pytest.raises(PartitionError, match=r"labels.npy: dtype float64, expected int64"):
+        open_partition(forged(labels_as_float), 0)
+    with pytest.raises(PartitionError, match=r"inner\[\d+\] = \d+ repeats another node's entry in part 0"):
+        PartitionBook.open(forged(inner_dup))
+    with pytest.raises(PartitionError, match=r"eids\[0\] = \d+, expected global CSR position"):
+        open_partition(forged(eids_shift), 1)
+    with pytest.raises(PartitionError, match="is not the fingerprint of the graph the parts hold"):
+        verify_partitions(forged(fingerprint))         # caught without the graph
+    with pytest.raises(PartitionError, match="the parts' 'inner' add up to"):
+        PartitionBook.open(forged(huge))
+    with pytest.raises(PartitionError, match="not a file of this format"):
+        PartitionBook.open(forged(traversal))
+    shutil.move(str(forged(lambda b, m: None)), str(tmp_path / "P.tmp-1-ab"))
+    with pytest.raises(PartitionError, match=r"P.tmp-1-ab beside it: an interrupted write_partitions"):
+        PartitionBook.open(tmp_path / "P")
+
+
+def test_resume_refuses_a_damaged_checkpoint(tmp_path):
+    """A truncated or foreign ``last.pt`` stops the resume with a typed error (before any
+    collective), instead of an unpickling error or a bad epoch."""
+    from gnnkit.data import DatasetError
+    from gnnkit.distributed.train import Resume
+
+    ck = tmp_path / "last.pt"
+    torch.save({"epoch": 2, "model": {}, "opt": {}, "fingerprint": "x", "world": 2}, ck)
+    raw = ck.read_bytes()
+    for damaged in (raw[: len(raw) // 2], b"junk"):
+        ck.write_bytes(damaged)
+        with pytest.raises(DatasetError, match="delete it to train from epoch 0"):
+            Resume(tmp_path, book=None).on_fit_start(None)
+    torch.save({"epoch": -1, "model": {}, "opt": {}}, ck)
+    with pytest.raises(DatasetError, match="not a checkpoint of this trainer"):
+        Resume(tmp_path, book=None).on_fit_start(None)

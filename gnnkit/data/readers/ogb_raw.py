@@ -454,16 +454,10 @@ class OgbRaw:
 
 
 def _torch_load(p: Path):
-    import pickle
+    # (zip-format files are CRC-checked; OGB's older downloads may be in the legacy format)
+    from gnnkit.data.torch_file import load_torch_file
 
-    import torch
-
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError,
-            IndexError, TypeError, AttributeError, OverflowError) as e:
-        raise DatasetError(f"{p}: not a readable tensor file (torch.load with weights_only=True "
-                           f"refused it: {type(e).__name__}: {str(e)[:300]})") from e
+    return load_torch_file(p, legacy=True)
 
 
 def _check_edge_split(obj, p: Path, split: str, num_nodes: int | None) -> dict:
