@@ -6,12 +6,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit.nn import _utils
+from gnnkit.nn._layer import ChannelLayer
 from gnnkit.ops import gat_attention
 
 __all__ = ["GATConv"]
 
 
-class GATConv(nn.Module):
+class GATConv(ChannelLayer):
     r"""The graph attentional operator from `"Graph Attention Networks"
     <https://arxiv.org/abs/1710.10903>`_ (Veličković et al., ICLR 2018).
 
@@ -71,7 +72,7 @@ class GATConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
                  bias: bool = True, residual: bool = False):
-        super().__init__()
+        super().__init__(in_channels, out_channels)
         name = type(self).__name__
         _utils.check_positive_int(name, in_channels=in_channels, out_channels=out_channels,
                                   heads=heads)
@@ -79,8 +80,6 @@ class GATConv(nn.Module):
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}")
         if negative_slope < 0:
             raise ValueError(f"{name}: negative_slope must be >= 0, got {negative_slope!r}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         self.heads = heads
         self.concat = concat
         self.negative_slope = negative_slope
@@ -144,5 +143,5 @@ class GATConv(nn.Module):
             out = out + self.bias
         return out
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"
+    def extra_repr_items(self) -> str:
+        return f"heads={self.heads}"
