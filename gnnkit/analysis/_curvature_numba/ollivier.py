@@ -15,6 +15,7 @@ from numba import njit, prange
 
 from gnnkit.analysis._curvature_numba.transport import (ONE, TOL, Layout, exact_w1, new_scratch,
                                                          sinkhorn_cost)
+from gnnkit.analysis._curvature_numba.twin import serial_twin
 
 #: Per-thread scratch of one edge's problem: node marks (token arrays over the graph), the net
 #: mass on the local support, the sources / sinks and the bitset layout maps.
@@ -311,18 +312,7 @@ def ollivier_ricci_kernel(indptr, indices, eu, ev, alpha, r1, r2, use_bits, fast
     return out, exact
 
 
-@njit(cache=True)
-def ollivier_ricci_serial(indptr, indices, eu, ev, alpha, r1, r2, use_bits, fast, exact_max, reg,
-                          max_iter, nchunks):
-    """:func:`ollivier_ricci_kernel` on the calling thread (small work: no thread pool)."""
-    m = eu.shape[0]
-    out = np.zeros(m)
-    exact = np.zeros(m, np.bool_)
-    cap = _max_degree(indptr) + 2
-    for c in range(nchunks):
-        _orc_chunk(c, nchunks, indptr, indices, eu, ev, alpha, r1, r2, use_bits, fast, exact_max, reg,
-                   max_iter, cap, out, exact)
-    return out, exact
+ollivier_ricci_serial = serial_twin(ollivier_ricci_kernel, "ollivier_ricci_serial")
 
 
 @njit(cache=True)
