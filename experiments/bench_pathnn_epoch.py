@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import triad_gbps  # noqa: E402
 from gnnkit.graphlevel import GraphLoader, PathCache  # noqa: E402
 from gnnkit.graphlevel.synthetic import load_synthetic  # noqa: E402
 from gnnkit.nn.pathnn import PathNN  # noqa: E402
@@ -33,6 +35,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dedupe", dest="dedupe", action="store_false")
     ap.add_argument("--workers", type=int, default=0, help="collating processes")
     ap.add_argument("--prefetch", type=int, default=0, help="batches collated ahead in a thread")
+    ap.add_argument("--gather", default="auto", choices=["auto", "blocks", "rows"],
+                    help="PathCache.gather method (auto: the cache's choice)")
     ap.add_argument("--epochs", type=int, default=2,
                     help="epochs to run (>= 2); also reports the mean share over epochs 2..N")
     args = ap.parse_args(argv)
@@ -47,7 +51,12 @@ def main(argv=None) -> int:
     model = PathNN(1, 64, 10, K, mode=args.model, batch_norm=False, encode_distances=dist,
                    l2_norm=dist, dedupe=args.dedupe)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loader = GraphLoader(ds, batch_size=bs, shuffle=True, extras=[cache], num_workers=args.workers,
+    method = None if args.gather == "auto" else args.gather
+
+    def paths(parts):
+        return "paths", cache.gather(parts.ids, parts.node_ptr, method=method)
+
+    loader = GraphLoader(ds, batch_size=bs, shuffle=True, extras=[paths], num_workers=args.workers,
                          prefetch=args.prefetch)
     rows = []
     for epoch in range(1, args.epochs + 1):
@@ -68,14 +77,14 @@ def main(argv=None) -> int:
               f"{100 * (1 - inner / total):.1f} % (CPU time: {total_cpu:.2f} s, "
               f"{inner_cpu:.2f} s, {100 * (1 - inner_cpu / total_cpu):.1f} %)  "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
-    res = {"model": f"pathnn-{args.model}", "K": K, "batch_size": bs, "workers": args.workers, "prefetch": args.prefetch, "cache_loaded": cache.loaded,
+    res = {"model": f"pathnn-{args.model}", "K": K, "batch_size": bs, "gather": args.gather, "workers": args.workers, "prefetch": args.prefetch, "cache_loaded": cache.loaded,
            "cache_s": t_cache, "epochs": rows, "second_epoch_outside_share": rows[1]["outside_share"],
            "second_epoch_outside_share_cpu": rows[1]["outside_share_cpu"],
            "later_epochs_outside_share": 1 - sum(r["fwd_bwd_s"] for r in rows[1:])
            / sum(r["epoch_s"] for r in rows[1:]),
            "later_epochs_outside_share_cpu": 1 - sum(r["fwd_bwd_cpu_s"] for r in rows[1:])
            / sum(r["epoch_cpu_s"] for r in rows[1:]),
-           "load": os.getloadavg()[0]}
+           "load": os.getloadavg()[0], "triad_gbps": triad_gbps(20_000_000)}
     print("RESULT " + json.dumps(res))
     return 0
 
