@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cpu/csr_memo.h"
 #include "op_checks.h"
 #include "parallel.h"
 
@@ -309,7 +310,7 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const a
   const bool directed = t_rowptr_a.defined();
   TORCH_CHECK_VALUE(directed == t_col_a.defined() && directed == t_perm_a.defined(),
                     "gnnkit: directed neighbor_sample needs all of t_rowptr, t_col and t_perm (or none)");
-  const CsrArg csr = csr_arg(rowptr_in, col_in, N);
+  const CsrArg csr = csr_arg_memo(rowptr_in, col_in, N);
   const at::Tensor& rowptr = csr.rowptr;
   const at::Tensor& col = csr.col;
   const int64_t E = csr.num_edges;
@@ -447,7 +448,7 @@ std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr_in, con
     weight = contiguous_arg(weight, "weight");
     check_sample_weights(weight);
   }
-  const CsrArg csr = csr_arg(rowptr_in, col_in, num_src);  // col holds global ids < num_src
+  const CsrArg csr = csr_arg_memo(rowptr_in, col_in, num_src);  // col holds global ids < num_src
   const at::Tensor& rowptr = csr.rowptr;
   const at::Tensor& col = csr.col;
   const int64_t E = csr.num_edges;
