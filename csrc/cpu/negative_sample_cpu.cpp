@@ -38,7 +38,6 @@
 
 #include "checks.h"
 #include "cpu/alias_table.h"
-#include "cpu/csr_memo.h"
 #include "rng.h"
 
 namespace gnnkit {
@@ -197,9 +196,8 @@ std::vector<at::Tensor> negative_sample_cpu(const at::Tensor& rowptr_in, const a
   TORCH_CHECK_VALUE(C >= 1, "gnnkit: negative_sample: 'num_candidates' must be >= 1 (the graph has no "
                     "candidate nodes), got ", C);
   // the full CSR check (monotone rowptr, ids in [0, C)) runs even when nothing is drawn: a
-  // malformed graph is refused, never silently accepted; strided views are copied.  A CSR that
-  // passed it before (same storages, versions) is not re-read (csr_memo.h): O(E) per call otherwise
-  const CsrArg csr = csr_arg_memo(rowptr_in, col_in, C);
+  // malformed graph is refused, never silently accepted; strided views are copied
+  const CsrArg csr = csr_arg(rowptr_in, col_in, C);
   const int64_t R = csr.num_rows;
   const at::Tensor& rowptr = csr.rowptr;
   const at::Tensor& col = csr.col;

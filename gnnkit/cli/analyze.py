@@ -22,15 +22,15 @@ import json
 import math
 import time
 
+from gnnkit.cli._parser import add_command
+
 __all__ = ["register", "analyze_dataset"]
 
 _OVERSQUASHING = ("spectral_gap", "effective_resistance", "curvature")
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("analyze", help="homophily and over-squashing summary of a dataset",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "analyze", "homophily and over-squashing summary of a dataset", __doc__)
     p.add_argument("dataset", help="dataset name (`gnnkit datasets` lists them)")
     p.add_argument("--root", default=None, help="data folder")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from gnnkit.cli._parser import add_command
+
 __all__ = ["register", "DEFAULT_PLAN"]
 
 # The embedded default benchmark (`gnnkit bench` with no dataset): a cSBM graph on which the
@@ -72,9 +74,7 @@ _nonneg_int = _int_type(0, "an integer >= 0")
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="benchmark models x datasets x runs (resumable)",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "bench", "benchmark models x datasets x runs (resumable)", __doc__)
     what = p.add_argument_group("what to run")
     src = what.add_mutually_exclusive_group()
     src.add_argument("--suite", default=None, help="a config of experiments/configs (e.g. ogbn)")

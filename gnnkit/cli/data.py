@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+from gnnkit.cli._parser import add_command
+
 __all__ = ["register"]
 
 
@@ -31,10 +33,14 @@ def _int(text: str) -> int:
     return int(v)
 
 
+def _report(args, stats: dict, lines: list) -> int:
+    """Print ``stats`` as JSON under ``--json``, else the readable ``lines``; exit code 0."""
+    print(json.dumps(stats, sort_keys=True) if args.json else "\n".join(lines))
+    return 0
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("data", help="on-disk graphs: convert, verify, info, generate",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "data", "on-disk graphs: convert, verify, info, generate", __doc__)
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -136,17 +142,14 @@ def _convert(args) -> int:
         stats["reorder"] = r.info
     rate = stats["input_edges"] / max(stats["seconds"], 1e-9)
     stats["edges_per_s"] = rate
-    if args.json:
-        print(json.dumps(stats, sort_keys=True))
-    else:
-        print(f"wrote {dg.path}: N={dg.num_nodes:,} E={dg.num_edges:,} from "
-              f"{stats['input_edges']:,} input edges in {stats['seconds']:.2f} s "
-              f"({rate:,.0f} edges/s, {stats['buckets']} bucket(s))")
-        if args.reorder:
-            ri = stats["reorder"]
-            print(f"reordered ({args.reorder}) in {ri['seconds']:.2f} s, peak RSS {ri['peak_rss_mib']:,.0f} MiB; "
-                  f"permutation in {dg.path / 'reorder_perm.i64'} (int64, perm[new] = old)")
-    return 0
+    lines = [f"wrote {dg.path}: N={dg.num_nodes:,} E={dg.num_edges:,} from "
+             f"{stats['input_edges']:,} input edges in {stats['seconds']:.2f} s "
+             f"({rate:,.0f} edges/s, {stats['buckets']} bucket(s))"]
+    if args.reorder:
+        ri = stats["reorder"]
+        lines.append(f"reordered ({args.reorder}) in {ri['seconds']:.2f} s, peak RSS {ri['peak_rss_mib']:,.0f} MiB; "
+                     f"permutation in {dg.path / 'reorder_perm.i64'} (int64, perm[new] = old)")
+    return _report(args, stats, lines)
 
 
 def _partition(args) -> int:
@@ -176,13 +179,10 @@ def _partition(args) -> int:
     stats = {**partition_stats(graph, owner, train), "partition_s": t1 - t0,
              "write_s": time.perf_counter() - t1, "parts": args.parts, "method": args.method,
              "path": str(book.path)}
-    if args.json:
-        print(json.dumps(stats, sort_keys=True))
-    else:
-        print(f"wrote {book.path}: {args.parts} parts ({args.method}), edge-cut {100 * stats['edge_cut']:.2f} %, "
-              f"node balance {stats['node_balance']:.3f}, train balance {stats['train_balance']:.3f}, "
-              f"{stats['partition_s']:.2f} s + {stats['write_s']:.2f} s to write")
-    return 0
+    return _report(args, stats, [
+        f"wrote {book.path}: {args.parts} parts ({args.method}), edge-cut {100 * stats['edge_cut']:.2f} %, "
+        f"node balance {stats['node_balance']:.3f}, train balance {stats['train_balance']:.3f}, "
+        f"{stats['partition_s']:.2f} s + {stats['write_s']:.2f} s to write"])
 
 
 def _verify(args) -> int:

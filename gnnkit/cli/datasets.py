@@ -14,9 +14,10 @@ Examples::
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
+
+from gnnkit.cli._parser import add_command
 
 __all__ = ["register", "dataset_presence", "registry_entries"]
 
@@ -112,9 +113,7 @@ def dataset_presence(name: str, root=None) -> dict:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("datasets", help="list supported datasets, statistics, presence",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "datasets", "list supported datasets, statistics, presence", __doc__)
     p.add_argument("--root", default=None, help="data folder to check (default: the loaders' "
                                                  "search order)")
     p.add_argument("--family", default=None,

@@ -15,17 +15,16 @@ Example::
 """
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
+
+from gnnkit.cli._parser import add_command
 
 __all__ = ["register", "plot_results"]
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("plot", help="PNG charts of a bench results directory",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = add_command(subparsers, "plot", "PNG charts of a bench results directory", __doc__)
     p.add_argument("results_dir", help="the --out folder of `gnnkit bench`")
     p.add_argument("--out", default=None, help="folder for the PNGs (default: RESULTS_DIR)")
     p.add_argument("--dpi", type=int, default=120)

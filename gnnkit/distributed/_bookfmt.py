@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import json
 import re
-import tokenize
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gnnkit.data.errors import DatasetError, check_alloc
+from gnnkit.data.npy_file import load_npy as _load_npy
 
 __all__ = ["PartitionError", "read_book_meta", "load_npy", "check_book_arrays", "check_part",
-           "BOOK_ARRAYS", "as_i64", "check_split"]
+           "BOOK_ARRAYS", "SHARD_KINDS", "SPLIT_NAME", "as_i64", "check_split"]
 
 FORMAT = "gnnkit.partitions"
 VERSION = 1
@@ -43,8 +43,11 @@ VERSION = 1
 BOOK_ARRAYS = {"owner": np.dtype(np.int32), "local": np.dtype(np.int64),
                "inner": np.dtype(np.int64), "in_degree": np.dtype(np.int64)}
 _PART_FIXED = ("nodes", "eids", "features", "labels")
-_SPLIT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-_PART_FILE = re.compile(r"^part-(0|[1-9][0-9]*)/([A-Za-z0-9_]+)\.npy$")
+#: numpy kinds a feature / label shard may have (labels: float for multi-label targets)
+SHARD_KINDS = {"features": "fiub", "labels": "iufb"}
+#: split names become file names: one path component, never "." or ".."
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_PART_FILE = re.compile(r"^part-(0|[1-9][0-9]*)/([A-Za-z0-9_][A-Za-z0-9_.-]*)\.npy$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -91,16 +94,30 @@ def read_book_meta(path: Path) -> dict:
     if not isinstance(parts, list) or len(parts) != P:
         raise PartitionError(f"{f}: 'parts' must list {P} parts")
     splits = meta.get("splits", [])
-    if not isinstance(splits, list) or not all(isinstance(s, str) and _SPLIT_NAME.match(s)
+    if not isinstance(splits, list) or not all(isinstance(s, str) and SPLIT_NAME.fullmatch(s)
                                                and s not in _PART_FIXED for s in splits) \
             or len(set(splits)) != len(splits):
-        raise PartitionError(f"{f}: 'splits' must be a list of distinct names ([A-Za-z0-9_]+, not "
+        raise PartitionError(f"{f}: 'splits' must be a list of distinct names ({SPLIT_NAME.pattern}, not "
                              f"{'/'.join(_PART_FIXED)}), got {splits!r}")
     for k in ("features", "labels"):
         v = meta.get(k)
         if v is not None and not (isinstance(v, list) and all(_count(d) for d in v)
                                   and len(v) <= (1 if k == "labels" else 4)):
             raise PartitionError(f"{f}: {k!r} must be null or a list of the trailing dimensions, got {v!r}")
+    dtypes = meta.get("dtypes", {})
+    if not isinstance(dtypes, dict) or not set(dtypes) <= {"features", "labels"}:
+        raise PartitionError(f"{f}: 'dtypes' must map features / labels to dtype strings, got {dtypes!r}")
+    for k, v in dtypes.items():
+        try:
+            dt = np.dtype(v) if isinstance(v, str) else None
+        except (TypeError, ValueError, SyntaxError):
+            dt = None
+        if meta.get(k) is None:
+            raise PartitionError(f"{f}: dtypes[{k!r}] is given, but the book has no {k}")
+        if dt is None or dt.kind not in SHARD_KINDS[k] or not dt.isnative or dt.fields is not None \
+                or dt.subdtype is not None:
+            raise PartitionError(f"{f}: dtypes[{k!r}] = {v!r} is not a native numeric dtype of kind "
+                                 f"{'/'.join(SHARD_KINDS[k])}")
     for p, pm in enumerate(parts):
         keys = ("inner", "halo", "arcs") + tuple(f"num_{s}" for s in splits)
         if not isinstance(pm, dict) or not all(_count(pm.get(k)) for k in keys[:3]) or not all(
@@ -124,14 +141,14 @@ def _check_file_table(f: Path, meta: dict, splits: list) -> None:
         raise PartitionError(f"{f}: 'files' must be an object, got {type(files).__name__}")
     allowed = set(_PART_FIXED) | set(splits)
     for name, info in files.items():
-        m = _PART_FILE.match(name)
+        m = _PART_FILE.fullmatch(name)
         ok = (name in {a + ".npy" for a in BOOK_ARRAYS}) or (
             m is not None and int(m.group(1)) < P and m.group(2) in allowed)
         if not ok:
             raise PartitionError(f"{f}: 'files' lists {name!r}, not a file of this format "
                                  f"(book arrays, or part-<p>/<array>.npy with p < {P})")
         if not isinstance(info, dict) or not _count(info.get("bytes")) or not (
-                isinstance(info.get("blake2b"), str) and _HEX32.match(info["blake2b"])):
+                isinstance(info.get("blake2b"), str) and _HEX32.fullmatch(info["blake2b"])):
             raise PartitionError(f"{f}: files[{name!r}] must be {{'bytes': int >= 0, 'blake2b': 32 hex "
                                  f"digits}}, got {info!r}")
     need = [a + ".npy" for a in BOOK_ARRAYS]
@@ -148,52 +165,9 @@ def _check_file_table(f: Path, meta: dict, splits: list) -> None:
                              "splits do not announce")
 
 
-# ------------------------------------------------------------------------------ .npy files
-def _read_header(fh):
-    version = np.lib.format.read_magic(fh)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(fh, max_header_size=1 << 16)
-    if version in ((2, 0), (3, 0)):
-        return np.lib.format.read_array_header_2_0(fh, max_header_size=1 << 16)
-    raise ValueError(f"unsupported .npy version {version}")
-
-
 def load_npy(f: Path, dtypes, shape: tuple, what: str) -> np.ndarray:
-    """Memory-map the ``.npy`` file ``f`` read-only after checking its header: a dtype in
-    ``dtypes`` (numpy dtypes, or kind letters such as ``'f'``), no Python objects, C order, the
-    ``shape`` (``None`` matches any extent) and header + payload = the file's size."""
-    try:
-        with open(f, "rb") as fh:
-            shp, fortran, dt = _read_header(fh)
-            offset = fh.tell()
-    except FileNotFoundError:
-        raise PartitionError(f"{f} is missing ({what})") from None
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError,
-            tokenize.TokenError) as e:
-        raise PartitionError(f"{f}: unreadable .npy header ({what}): {type(e).__name__}: {e}") from e
-    if dt.hasobject or dt.fields is not None or dt.subdtype is not None:
-        raise PartitionError(f"{f}: dtype {dt} is not a plain numeric dtype ({what})")
-    if not any(dt == d if isinstance(d, np.dtype) else (dt.kind in d and dt.isnative) for d in dtypes):
-        raise PartitionError(f"{f}: dtype {dt}, expected {' or '.join(map(str, dtypes))} ({what})")
-    if fortran and len(shp) > 1:
-        raise PartitionError(f"{f}: Fortran order, gnnkit writes C order ({what})")
-    if len(shp) != len(shape) or any(w is not None and s != w for s, w in zip(shp, shape)):
-        want = tuple("*" if w is None else w for w in shape)
-        raise PartitionError(f"{f}: shape {tuple(shp)}, expected {want} ({what})")
-    count = 1
-    for s in shp:
-        count *= int(s)
-    need = offset + count * dt.itemsize
-    size = f.stat().st_size
-    if size != need:
-        raise PartitionError(f"{f}: {size} bytes, its header announces {need} (shape {tuple(shp)} of {dt}): "
-                             f"truncated or forged ({what})")
-    if count == 0:
-        return np.empty(shp, dtype=dt)
-    try:
-        return np.load(f, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise PartitionError(f"{f}: cannot map ({what}): {e}") from e
+    """:func:`gnnkit.data.npy_file.load_npy` raising :class:`PartitionError`."""
+    return _load_npy(f, dtypes, shape, what, error=PartitionError)
 
 
 def as_i64(a: np.ndarray, f: Path) -> torch.Tensor:

@@ -5,7 +5,7 @@ Layout of ``OUT/`` (the DistDGL "inner + halo" layout, Zheng et al. 2020), writt
 ``OUT`` that opens::
 
     book.json            format, P, N, E, method, graph fingerprint, per-part counts, the
-                         size and checksum of every array below
+                         shard shapes and dtypes, the size and checksum of every array below
     owner.npy            int32 [N]   owner part of every node
     local.npy            int64 [N]   its row in its owner's part graph
     inner.npy            int64 [N]   its index among its owner's inner nodes (feature row)
@@ -48,6 +48,7 @@ import torch
 
 from gnnkit.distributed._bookfmt import (
     FORMAT,
+    SPLIT_NAME,
     VERSION,
     PartitionError,
     as_i64,
@@ -58,6 +59,7 @@ from gnnkit.distributed._bookfmt import (
     read_book_meta,
 )
 from gnnkit.distributed._bookfmt import BOOK_ARRAYS as _BOOK_ARRAYS
+from gnnkit.distributed._bookfmt import SHARD_KINDS
 from gnnkit.distributed.partition import partition_stats
 
 __all__ = ["PartitionError", "PartitionBook", "LocalPartition", "write_partitions", "open_partition",
@@ -156,6 +158,10 @@ def write_partitions(graph, owner, out, *, features=None, labels=None, splits: d
             raise PartitionError(f"write_partitions: {name} has {a.shape[0]} rows, expected {n}")
     split_ids = {}
     for name, ids in (splits or {}).items():
+        if not isinstance(name, str) or not SPLIT_NAME.fullmatch(name) or name in (
+                "nodes", "eids", "features", "labels"):
+            raise PartitionError(f"write_partitions: split name {name!r} cannot be a file name in a part "
+                                 f"directory (use {SPLIT_NAME.pattern}, not nodes/eids/features/labels)")
         ids = _np(ids)
         ids = np.flatnonzero(ids) if ids.dtype == np.bool_ else ids.astype(np.int64).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= n):
@@ -217,6 +223,7 @@ def write_partitions(graph, owner, out, *, features=None, labels=None, splits: d
         meta = {"format": FORMAT, "version": VERSION, "num_parts": parts, "num_nodes": n, "num_edges": e,
                 "method": method, "fingerprint": graph_fingerprint(graph), "parts": part_meta,
                 "features": None if x is None else list(x.shape[1:]), "labels": None if y is None else list(y.shape[1:]),
+                "dtypes": {k: np.dtype(a.dtype).str for k, a in (("features", x), ("labels", y)) if a is not None},
                 "splits": sorted(split_ids), "edge_cut": stats["edge_cut"], "node_balance": stats["node_balance"],
                 "train_balance": stats["train_balance"], "files": files}
         with open(tmp / "book.json", "w") as f:
@@ -340,9 +347,10 @@ def open_partition(path, part: int, book: PartitionBook | None = None) -> LocalP
     g = dg.graph()
     inner_pos = check_part(path, part, meta, book, nodes, eids, g.indptr, g.indices)
 
-    def shard(name, kinds):
-        dims = meta.get(name)
-        return None if dims is None else load_npy(d / f"{name}.npy", [kinds], (ni, *dims), f"{name} of inner nodes")
+    def shard(name, kinds):  # (books written before "dtypes" was recorded: any dtype of these kinds)
+        dims, dt = meta.get(name), meta.get("dtypes", {}).get(name)
+        return None if dims is None else load_npy(d / f"{name}.npy", [kinds if dt is None else np.dtype(dt)],
+                                                  (ni, *dims), f"{name} of inner nodes")
 
     splits = {}
     for k in meta.get("splits", []):
@@ -350,15 +358,20 @@ def open_partition(path, part: int, book: PartitionBook | None = None) -> LocalP
         check_split(d / f"{k}.npy", ids, book, part, pm.get(f"num_{k}"))
         splits[k] = ids
     return LocalPartition(part, g.indptr, g.indices, g.edge_weight, nodes, eids, inner_pos, ni,
-                          shard("features", "fiub"), shard("labels", "iu"), splits)
+                          shard("features", SHARD_KINDS["features"]), shard("labels", SHARD_KINDS["labels"]),
+                          splits)
 
 
 def _check_values(f: Path, a: np.ndarray, what: str, lo=None, chunk: int = 1 << 22) -> None:
-    """Finite (float) / at least ``lo`` (int) entries of a memory-mapped shard, streamed."""
+    """Streamed over a memory-mapped shard: float entries finite (``lo is None``), or integer
+    entries at least ``lo`` (float labels may hold NaN for "missing")."""
     flat = a.reshape(-1)
     for s in range(0, flat.shape[0], chunk):
         c = np.asarray(flat[s:s + chunk])
-        bad = ~np.isfinite(c) if c.dtype.kind == "f" else (c < lo if lo is not None else None)
+        if lo is None:
+            bad = ~np.isfinite(c) if c.dtype.kind == "f" else None
+        else:
+            bad = c < lo if c.dtype.kind in "iu" else None
         if bad is not None and bad.any():
             k = s + int(np.flatnonzero(bad)[0])
             raise PartitionError(f"{f}: {what} entry {k} (flat) is {flat[k]!r}")

@@ -90,7 +90,15 @@ class Resume(Callback):
     def on_fit_start(self, state):
         if not self.file.is_file():
             return
-        ck = torch.load(self.file, map_location="cpu", weights_only=True)
+        from gnnkit.data import DatasetError
+        from gnnkit.data.torch_file import load_torch_file
+
+        hint = "delete it to train from epoch 0"
+        ck = load_torch_file(self.file, hint=hint)  # CRC-checked, weights_only: DatasetError if damaged
+        if not isinstance(ck, dict) or not {"epoch", "model", "opt"} <= set(ck) or not isinstance(
+                ck["epoch"], int) or isinstance(ck["epoch"], bool) or ck["epoch"] < 0:
+            raise DatasetError(f"{self.file}: not a checkpoint of this trainer (a dict with epoch >= 0, model, "
+                               f"opt); {hint}")
         if ck.get("fingerprint") != self.book.meta["fingerprint"] or ck.get("world") != dist.get_world_size():
             raise ValueError(f"{self.file} was written by a job on another graph or world size; refusing to resume")
         state.model.module.load_state_dict(ck["model"])

@@ -7,13 +7,11 @@ are shared, not copied); the order of batches is the same as with ``num_workers 
 """
 from __future__ import annotations
 
-import queue
-import threading
-
 import torch
 
 from gnnkit.graphlevel.collate import collate_graphs
 from gnnkit.graphlevel.dataset import GraphDataset
+from gnnkit.sampling.pipeline import prefetch_iter
 
 __all__ = ["GraphLoader"]
 
@@ -27,9 +25,6 @@ class _Chunks(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         return self.loader.collate(self.chunks[i])
-
-
-_DONE = object()
 
 
 class GraphLoader:
@@ -113,48 +108,10 @@ class GraphLoader:
     def __iter__(self):
         chunks = self.chunks(self.epoch)
         self.epoch += 1
-        if self.num_workers == 0 and self.prefetch:
-            yield from self._threaded(chunks)
-            return
-        if self.num_workers == 0:
-            for c in chunks:
-                yield self.collate(c)
+        if self.num_workers == 0:  # collated here, or in a thread ``prefetch`` batches ahead
+            yield from prefetch_iter(map(self.collate, chunks), self.prefetch, "GraphLoader")
             return
         dl = torch.utils.data.DataLoader(_Chunks(self, chunks), batch_size=None,
                                          shuffle=False, num_workers=self.num_workers,
                                          multiprocessing_context="fork")
         yield from dl
-
-    def _threaded(self, chunks):
-        """Collate in a daemon thread, ``prefetch`` batches ahead, in order; an exception in
-        the thread is re-raised here."""
-        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
-        stop = threading.Event()
-
-        def work():
-            try:
-                for c in chunks:
-                    if stop.is_set():
-                        return
-                    q.put(self.collate(c))
-                q.put(_DONE)
-            except BaseException as e:  # noqa: BLE001 - handed to the consumer
-                q.put(e)
-
-        t = threading.Thread(target=work, daemon=True, name="GraphLoader-prefetch")
-        t.start()
-        try:
-            while True:
-                item = q.get()
-                if item is _DONE:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            while t.is_alive():          # unblock a producer waiting on a full queue
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    t.join(0.01)

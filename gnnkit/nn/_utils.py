@@ -21,7 +21,7 @@ from gnnkit.graph import Graph
 from gnnkit.graphlike import as_graph, num_src_nodes
 
 __all__ = ["as_graph", "is_block", "num_src_nodes", "check_positive_int", "glorot", "zeros",
-           "dropout", "first_rows"]
+           "dropout", "first_rows", "layer_graph", "check_features", "register_bias"]
 
 
 def check_positive_int(where: str, hint: str = "", **values) -> None:
@@ -36,6 +36,32 @@ def check_positive_int(where: str, hint: str = "", **values) -> None:
     for arg, v in values.items():
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError(f"{where}: {arg} must be a positive int{hint}, got {v!r}")
+
+
+def layer_graph(graph, i: int, num_layers: int):
+    """The graph of layer ``i``: the same graph, or ``graph[i]`` for a list of blocks (one per
+    layer, input layer first; ``ValueError`` unless there are ``num_layers`` of them)."""
+    if isinstance(graph, (list, tuple)):
+        if len(graph) != num_layers:
+            raise ValueError(f"expected {num_layers} blocks (one per layer), got {len(graph)}")
+        return graph[i]
+    return graph
+
+
+def check_features(where: str, x, in_channels: int) -> None:
+    """Raise a ``ValueError`` naming ``where`` unless ``x`` is a ``[N, in_channels]`` tensor."""
+    if not isinstance(x, Tensor) or x.dim() != 2 or x.size(-1) != in_channels:
+        raise ValueError(f"{where}: x must have shape [N, {in_channels}], got "
+                         f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+
+
+def register_bias(module: torch.nn.Module, size: int, bias: bool) -> None:
+    """``module.bias``: an uninitialised ``[size]`` parameter (``reset_parameters`` fills it) when
+    ``bias``, else registered as ``None``."""
+    if bias:
+        module.bias = torch.nn.Parameter(torch.empty(size))
+    else:
+        module.register_parameter("bias", None)
 
 
 def is_block(graph) -> bool:

@@ -114,9 +114,7 @@ class DAGNNConv(nn.Module):
 
     def forward(self, x: Tensor, graph, num_nodes: int | None = None) -> Tensor:
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.size(-1) != self.channels:
-            raise ValueError(f"{name}: x must have shape [N, {self.channels}], got "
-                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        _utils.check_features(name, x, self.channels)
         if isinstance(graph, (list, tuple)):
             return self._forward_blocks(x, graph)
         if self.cached and self._cached_graph is not None:

@@ -31,14 +31,6 @@ __all__ = ["GAE", "VGAE", "LinkGNN", "DotPredictor", "HadamardMLP", "recon_loss"
 MAX_LOGSTD = 10.0
 
 
-def _layer_graph(graph, i: int, n: int):
-    if isinstance(graph, (list, tuple)):
-        if len(graph) != n:
-            raise ValueError(f"expected {n} blocks (one per layer), got {len(graph)}")
-        return graph[i]
-    return graph
-
-
 def _check_pairs(z: Tensor, pairs: Tensor) -> None:
     if not isinstance(pairs, Tensor) or pairs.dim() != 2 or pairs.shape[0] != 2:
         raise ValueError(f"decode: 'pairs' must have shape [2, P], got "
@@ -150,13 +142,24 @@ class _Encoder(nn.Module):
         n = len(self.convs)
         for i, conv in enumerate(self.convs):
             x = F.dropout(x, self.dropout, self.training) if i > 0 else x
-            x = conv(x, _layer_graph(graph, i, n))
+            x = conv(x, _utils.layer_graph(graph, i, n))
             if i < n - 1:
                 x = F.relu(x)
         return x
 
 
-class GAE(nn.Module):
+class _PairModel(nn.Module):
+    """An encoder and a pair decoder: ``encode(x, graph) -> z [N, F]`` (subclasses),
+    ``decode(z, pairs [2, P]) -> [P]`` (``self.decoder``), ``forward`` = decode of encode."""
+
+    def decode(self, z: Tensor, pairs: Tensor) -> Tensor:
+        return self.decoder(z, pairs)
+
+    def forward(self, x: Tensor, graph, pairs: Tensor) -> Tensor:
+        return self.decode(self.encode(x, graph), pairs)
+
+
+class GAE(_PairModel):
     r"""Graph auto-encoder (Kipf & Welling, "Variational Graph Auto-Encoders", NeurIPS BDL workshop
     2016, https://arxiv.org/abs/1611.07308), non-variational variant.
 
@@ -192,12 +195,6 @@ class GAE(nn.Module):
 
     def encode(self, x: Tensor, graph) -> Tensor:
         return self.encoder(x, graph)
-
-    def decode(self, z: Tensor, pairs: Tensor) -> Tensor:
-        return self.decoder(z, pairs)
-
-    def forward(self, x: Tensor, graph, pairs: Tensor) -> Tensor:
-        return self.decode(self.encode(x, graph), pairs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.in_channels}, {self.hidden_channels}, {self.out_channels})"
@@ -251,7 +248,7 @@ class VGAE(GAE):
         return -0.5 * torch.mean(torch.sum(1 + 2 * logstd - mu ** 2 - logstd.exp() ** 2, dim=1))
 
 
-class LinkGNN(nn.Module):
+class LinkGNN(_PairModel):
     r"""GNN encoder + pair predictor, the OGB link-prediction baselines (Hu et al., "Open Graph
     Benchmark", NeurIPS 2020, https://arxiv.org/abs/2005.00687; ``examples/linkproppred``).
 
@@ -312,12 +309,6 @@ class LinkGNN(nn.Module):
                                  "(first block's source) nodes, not features")
             x = self.embedding(x)
         return self.encoder(x, graph)
-
-    def decode(self, z: Tensor, pairs: Tensor) -> Tensor:
-        return self.decoder(z, pairs)
-
-    def forward(self, x: Tensor, graph, pairs: Tensor) -> Tensor:
-        return self.decode(self.encode(x, graph), pairs)
 
     def __repr__(self) -> str:
         return (f"LinkGNN({self.in_channels}, {self.hidden_channels}, layers={self.num_layers}, "

@@ -6,12 +6,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit.nn import _utils
+from gnnkit.nn._layer import ChannelLayer
 from gnnkit.ops import gat_attention
 
 __all__ = ["GATConv"]
 
 
-class GATConv(nn.Module):
+class GATConv(ChannelLayer):
     r"""The graph attentional operator from `"Graph Attention Networks"
     <https://arxiv.org/abs/1710.10903>`_ (Veličković et al., ICLR 2018).
 
@@ -71,7 +72,7 @@ class GATConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
                  bias: bool = True, residual: bool = False):
-        super().__init__()
+        super().__init__(in_channels, out_channels)
         name = type(self).__name__
         _utils.check_positive_int(name, in_channels=in_channels, out_channels=out_channels,
                                   heads=heads)
@@ -79,8 +80,6 @@ class GATConv(nn.Module):
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}")
         if negative_slope < 0:
             raise ValueError(f"{name}: negative_slope must be >= 0, got {negative_slope!r}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         self.heads = heads
         self.concat = concat
         self.negative_slope = negative_slope
@@ -95,10 +94,7 @@ class GATConv(nn.Module):
             self.res = nn.Linear(in_channels, total, bias=False)
         else:
             self.register_module("res", None)
-        if bias:
-            self.bias = nn.Parameter(torch.empty(total))
-        else:
-            self.register_parameter("bias", None)
+        _utils.register_bias(self, total, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -122,9 +118,7 @@ class GATConv(nn.Module):
     def forward(self, x: Tensor, graph, num_nodes: int | None = None) -> Tensor:
         """``x [N_src, F_in]`` and a graph (see the class docstring) -> ``[N_dst, H*D or D]``."""
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"{name}: x must have shape [N, {self.in_channels}], got "
-                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        _utils.check_features(name, x, self.in_channels)
         g = _utils.as_graph(graph, x.size(0) if num_nodes is None else num_nodes, where=name)
         adj = self._attention_graph(g)
         n_dst = g.num_nodes
@@ -149,5 +143,5 @@ class GATConv(nn.Module):
             out = out + self.bias
         return out
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, heads={self.heads})"
+    def extra_repr_items(self) -> str:
+        return f"heads={self.heads}"

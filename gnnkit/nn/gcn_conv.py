@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from gnnkit.graph import Graph, GraphError
 from gnnkit.nn import _utils
+from gnnkit.nn._layer import ChannelLayer
 from gnnkit.ops import spmm
 
 __all__ = ["GCNConv", "gcn_norm"]
@@ -105,7 +106,7 @@ def _inv_sqrt(d: Tensor) -> Tensor:
     return torch.where(d > 0, d.clamp_min(torch.finfo(d.dtype).tiny).rsqrt(), torch.zeros_like(d))
 
 
-class GCNConv(nn.Module):
+class GCNConv(ChannelLayer):
     r"""The graph convolutional operator from `"Semi-supervised Classification with Graph
     Convolutional Networks" <https://arxiv.org/abs/1609.02907>`_ (Kipf & Welling, ICLR 2017).
 
@@ -159,7 +160,7 @@ class GCNConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, improved: bool = False,
                  cached: bool = False, add_self_loops: bool | None = None, normalize: bool = True,
                  bias: bool = True):
-        super().__init__()
+        super().__init__(in_channels, out_channels)
         name = type(self).__name__
         _utils.check_positive_int(name, in_channels=in_channels, out_channels=out_channels)
         if add_self_loops is None:
@@ -170,17 +171,12 @@ class GCNConv(nn.Module):
         if improved and not add_self_loops:
             raise ValueError(f"'{name}': improved=True puts 2 on the diagonal and needs "
                              "add_self_loops=True")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         self.improved = improved
         self.cached = cached
         self.add_self_loops = add_self_loops
         self.normalize = normalize
         self.lin = nn.Linear(in_channels, out_channels, bias=False)
-        if bias:
-            self.bias = nn.Parameter(torch.empty(out_channels))
-        else:
-            self.register_parameter("bias", None)
+        _utils.register_bias(self, out_channels, bias)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -209,9 +205,7 @@ class GCNConv(nn.Module):
                 num_nodes: int | None = None) -> Tensor:
         """``x [N_src, F_in]`` and a graph (see the class docstring) -> ``[N_dst, F_out]``."""
         name = type(self).__name__
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"{name}: x must have shape [N, {self.in_channels}], got "
-                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        _utils.check_features(name, x, self.in_channels)
         g = _utils.as_graph(graph, x.size(0) if num_nodes is None else num_nodes, edge_weight,
                             where=name)
         if self.cached and _utils.is_block(g):
@@ -222,6 +216,3 @@ class GCNConv(nn.Module):
         if self.bias is not None:
             out = out + self.bias
         return out
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels})"

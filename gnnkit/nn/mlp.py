@@ -5,13 +5,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit.nn import _utils
+from gnnkit.nn._layer import ChannelLayer
 
 __all__ = ["MLP"]
 
 _ACTIVATIONS = {"relu": F.relu, "elu": F.elu, "gelu": F.gelu, "tanh": F.tanh}
 
 
-class MLP(nn.Module):
+class MLP(ChannelLayer):
     r"""Multi-layer perceptron: ``num_layers`` linear layers with dropout on the input of every
     layer and an activation between layers (none after the last).
 
@@ -41,7 +42,7 @@ class MLP(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, dropout: float = 0.5, activation: str = "relu"):
-        super().__init__()
+        super().__init__(in_channels, out_channels)
         name = type(self).__name__
         _utils.check_positive_int(name, in_channels=in_channels, hidden_channels=hidden_channels,
                                   out_channels=out_channels, num_layers=num_layers)
@@ -50,9 +51,7 @@ class MLP(nn.Module):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"{name}: activation must be one of {sorted(_ACTIVATIONS)}, got "
                              f"{activation!r}")
-        self.in_channels = in_channels
         self.hidden_channels = hidden_channels
-        self.out_channels = out_channels
         self.num_layers = num_layers
         self.dropout = dropout
         self.activation = activation

@@ -34,15 +34,6 @@ __all__ = ["GCN", "GAT", "DAGNN", "MLP", "get_model", "build_model", "available_
            "register_model", "model_kwargs", "model_kinds"]
 
 
-def _layer_graph(graph, i: int, num_layers: int):
-    """The graph of layer ``i``: the same graph, or ``graph[i]`` for a list of blocks."""
-    if isinstance(graph, (list, tuple)):
-        if len(graph) != num_layers:
-            raise ValueError(f"expected {num_layers} blocks (one per layer), got {len(graph)}")
-        return graph[i]
-    return graph
-
-
 def _check_depth(name: str, num_layers, dropout) -> None:
     _utils.check_positive_int(name, num_layers=num_layers)
     if not 0.0 <= dropout < 1.0:
@@ -70,7 +61,7 @@ class _ConvStack(nn.Module):
         for i, conv in enumerate(self.convs):
             if i > 0 or self.input_dropout:
                 x = _utils.dropout(x, self.dropout, self.training)
-            x = conv(x, _layer_graph(graph, i, self.num_layers))
+            x = conv(x, _utils.layer_graph(graph, i, self.num_layers))
             if i < self.num_layers - 1:
                 if norms is not None:
                     x = norms[i](x)

@@ -7,6 +7,7 @@ from torch.nn import functional as F
 
 from gnnkit.graph import Graph
 from gnnkit.nn import _utils
+from gnnkit.nn._layer import ChannelLayer
 from gnnkit.ops import spmm
 
 __all__ = ["SAGEConv"]
@@ -19,7 +20,7 @@ def _unweighted(g):
     return g if g.edge_weight is None else g.with_edge_weight(None)
 
 
-class SAGEConv(nn.Module):
+class SAGEConv(ChannelLayer):
     r"""The GraphSAGE operator from `"Inductive Representation Learning on Large Graphs"
     <https://arxiv.org/abs/1706.02216>`_ (Hamilton et al., NeurIPS 2017).
 
@@ -72,7 +73,7 @@ class SAGEConv(nn.Module):
 
     def __init__(self, in_channels, out_channels: int, aggr: str = "mean", normalize: bool = False,
                  root_weight: bool = True, bias: bool = True):
-        super().__init__()
+        super().__init__(in_channels, out_channels)
         name = type(self).__name__
         src_ch, dst_ch = (in_channels, in_channels) if isinstance(in_channels, int) else tuple(in_channels)
         for ch in (src_ch, dst_ch):
@@ -80,8 +81,6 @@ class SAGEConv(nn.Module):
                                       out_channels=out_channels)
         if aggr not in _AGGRS:
             raise ValueError(f"{name}: aggr must be one of {_AGGRS}, got {aggr!r}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         self.aggr = aggr
         self.normalize = normalize
         self.root_weight = root_weight
@@ -105,9 +104,7 @@ class SAGEConv(nn.Module):
             x_src, x_dst = x
         else:
             x_src, x_dst = x, None
-        if not isinstance(x_src, Tensor) or x_src.dim() != 2 or x_src.size(-1) != self.lin_l.in_features:
-            raise ValueError(f"{name}: x must have shape [N, {self.lin_l.in_features}], got "
-                             f"{tuple(x_src.shape) if isinstance(x_src, Tensor) else type(x_src).__name__}")
+        _utils.check_features(name, x_src, self.lin_l.in_features)
         g = _unweighted(_utils.as_graph(graph, x_src.size(0) if num_nodes is None else num_nodes,
                                         where=name))
         n_dst = g.num_nodes
@@ -134,5 +131,5 @@ class SAGEConv(nn.Module):
             out = F.normalize(out, p=2.0, dim=-1)
         return out
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, aggr={self.aggr})"
+    def extra_repr_items(self) -> str:
+        return f"aggr={self.aggr}"

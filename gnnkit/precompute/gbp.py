@@ -96,6 +96,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gnnkit.data.npy_file import load_npy
 from gnnkit.ops._library import ops
 from gnnkit.ops.random_walk import draw_seed
 from gnnkit.precompute.propagation import as_graph, gbp_weights
@@ -114,8 +115,8 @@ def feature_source(graph, x):
         if feats is None:
             raise ValueError("x is None and the graph stores no features; pass x=[N, F]")
         return feats
-    if isinstance(x, (str, os.PathLike)):
-        return np.load(x, mmap_mode="r")
+    if isinstance(x, (str, os.PathLike)):  # an untrusted file: header, dtype and size checked first
+        return load_npy(x, ["f"], (None, None), "GBP features [N, F]")
     if isinstance(x, torch.Tensor):
         if not x.is_floating_point():
             raise TypeError(f"x must be a floating tensor, got {x.dtype}")

@@ -20,6 +20,8 @@ import os
 import numpy as np
 import torch
 
+from gnnkit.data.npy_file import load_npy
+
 __all__ = ["FeatureStore", "train_node_classifier"]
 
 
@@ -69,8 +71,8 @@ class FeatureStore:
 
     @staticmethod
     def _open(f):
-        if isinstance(f, (str, os.PathLike)):
-            return np.load(f, mmap_mode="r")
+        if isinstance(f, (str, os.PathLike)):  # an untrusted file: header, dtype and size checked first
+            return load_npy(f, ["fiu"], (None, None), "FeatureStore features [rows, F]")
         if isinstance(f, torch.Tensor):
             return f.detach().cpu()
         return f

@@ -142,6 +142,16 @@ class Task:
                 f"{self.metric.name!r}, loss={self.loss!r}, num_outputs={self.num_outputs})")
 
 
+def positive_int(where: str, name: str, v, allow_none: bool = True):
+    """``v`` when it is an int >= 1 (or ``None`` when ``allow_none``), else a ``ValueError`` naming
+    ``where``, the argument and its value (bools are rejected)."""
+    if v is None and allow_none:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{where}: {name} must be a positive int, got {v!r}")
+    return v
+
+
 # ---------------------------------------------------------------------- registry
 _KINDS: dict[str, type] = {}
 

@@ -31,21 +31,13 @@ import torch
 from torch import Tensor
 
 import gnnkit.graphlevel.models  # noqa: F401  (registers the graph-level models and recipes)
-from gnnkit.tasks.base import Task, register_task_kind
+from gnnkit.tasks.base import Task, positive_int, register_task_kind
 from gnnkit.tasks.batch import Batch
 
 __all__ = ["GraphTask"]
 
 _LOSS = {"multiclass": "cross_entropy", "binary": "bce", "multilabel": "bce", "regression": "mse"}
 _METRIC = {"multiclass": "accuracy", "binary": "roc_auc", "multilabel": "roc_auc", "regression": "mae"}
-
-
-def _pos_int(name, v, allow_none=True):
-    if v is None and allow_none:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"GraphTask: {name} must be a positive int, got {v!r}")
-    return v
 
 
 class GraphTask(Task):
@@ -82,8 +74,8 @@ class GraphTask(Task):
         if normalize_features:
             raise ValueError("GraphTask: normalize_features is a node-task option")
         self.dataset = dataset
-        self.batch_size = _pos_int("batch_size", batch_size, False)
-        self.eval_batch_size = _pos_int("eval_batch_size", eval_batch_size) or 4 * self.batch_size
+        self.batch_size = positive_int("GraphTask", "batch_size", batch_size, False)
+        self.eval_batch_size = positive_int("GraphTask", "eval_batch_size", eval_batch_size) or 4 * self.batch_size
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"GraphTask: num_workers must be an int >= 0, got {num_workers!r}")
         self.num_workers, self.eval_train, self.cache_dir = num_workers, bool(eval_train), cache_dir

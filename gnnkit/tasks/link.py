@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gnnkit.tasks.base import Task, register_task_kind
+from gnnkit.tasks.base import Task, positive_int, register_task_kind
 from gnnkit.tasks.batch import Batch
 
 __all__ = ["LinkTask"]
@@ -150,9 +150,7 @@ class LinkTask(Task):
         self.x = x
         if isinstance(neg_ratio, bool) or not isinstance(neg_ratio, (int, float)) or not neg_ratio > 0:
             raise ValueError(f"LinkTask: neg_ratio must be a positive number, got {neg_ratio!r}")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                       or batch_size < 1):
-            raise ValueError(f"LinkTask: batch_size must be a positive int, got {batch_size!r}")
+        positive_int("LinkTask", "batch_size", batch_size)
         self.neg_ratio, self.batch_size, self.fanouts = float(neg_ratio), batch_size, fanouts
         self.eval_batch_size = eval_batch_size
         if objective not in ("sampled", "full"):

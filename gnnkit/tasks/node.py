@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from gnnkit.tasks.base import Task, register_task_kind
+from gnnkit.tasks.base import Task, positive_int, register_task_kind
 from gnnkit.tasks.batch import Batch
 
 __all__ = ["NodeTask", "normalize_features"]
@@ -45,14 +45,6 @@ def normalize_features(x: Tensor) -> Tensor:
     """
     s = x.sum(dim=-1, keepdim=True)
     return x / torch.where(s == 0, torch.ones_like(s), s)
-
-
-def _pos_int(name: str, v, allow_none: bool = True):
-    if v is None and allow_none:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"NodeTask: {name} must be a positive int, got {v!r}")
-    return v
 
 
 class NodeTask(Task):
@@ -153,8 +145,8 @@ class NodeTask(Task):
         super().__init__(name, m, loss, outputs, num_features)
         self.graph, self.y, self.target, self.split_nodes, self.split = graph, y, target, splits, split
         self.binary, self.features, self.prefetch = bool(binary), features, prefetch
-        self.batch_size = _pos_int("batch_size", batch_size)
-        self.eval_batch_size = _pos_int("eval_batch_size", eval_batch_size)
+        self.batch_size = positive_int("NodeTask", "batch_size", batch_size)
+        self.eval_batch_size = positive_int("NodeTask", "eval_batch_size", eval_batch_size)
         self.fanouts = None if fanouts is None else list(fanouts)
         self.eval_splits = tuple(eval_splits)
         bad = [s for s in self.eval_splits if s not in _SPLITS]

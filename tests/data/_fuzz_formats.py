@@ -369,6 +369,7 @@ def build_partition(corpus, kind: str, data) -> None:
         meta = json.loads((P / "book.json").read_text())
         field = draw(st.sampled_from(["num_parts", "num_nodes", "num_edges", "fingerprint", "parts",
                                       "part_entry", "files", "file_name", "splits", "features", "labels",
+                                      "dtypes",
                                       "format", "drop", "notdict"]))
         bad = [-1, 2 ** 62, "3", 1.5, True, None, [3]]
         if field in ("num_parts", "num_nodes", "num_edges"):
@@ -403,6 +404,11 @@ def build_partition(corpus, kind: str, data) -> None:
                                                 meta["splits"] + ["extra"]]))
         elif field in ("features", "labels"):
             meta[field] = draw(st.sampled_from([[2 ** 40], ["a"], "x", [4], [-1], [1, 1], None]))
+        elif field == "dtypes":
+            meta[field] = draw(st.sampled_from([{"features": "object"}, {"labels": ">i8"}, "x", [1],
+                                                {"features": "<f8", "labels": "<i8"}, {"bogus": "<f4"},
+                                                {"features": "<f4", "labels": "<f8"}, {"labels": "V8"},
+                                                {"features": "(2,)<f4"}, {"features": 3}]))
         elif field == "format":
             meta[draw(st.sampled_from(["format", "version"]))] = draw(st.sampled_from([2, "x", None]))
         elif field == "drop":

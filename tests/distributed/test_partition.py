@@ -125,6 +125,10 @@ def test_write_is_atomic(graph, tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(PartitionError, match="owner"):
         write_partitions(graph, owner[:-1], tmp_path / "o")
+    for name in ("../x", "nodes", "a/b"):
+        with pytest.raises(PartitionError, match="cannot be a file name"):
+            write_partitions(graph, owner, tmp_path / "o", splits={name: torch.arange(3)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_partition_and_verify(graph, tmp_path):
@@ -200,7 +204,17 @@ def test_forged_books_and_parts_are_refused(parts, tmp_path):
     def traversal(bad, meta):
         meta["files"]["../owner.npy"] = meta["files"].pop("owner.npy")
 
+    def no_dtypes(bad, meta):  # a book written before dtypes were recorded still opens
+        meta.pop("dtypes")
+
+    def labels_as_float(bad, meta):  # same bytes, another dtype: refused (book.json records it)
+        a = np.load(bad / "part-0/labels.npy")
+        return put(bad, "part-0/labels.npy", a.view(np.float64))
+
     assert issubclass(PartitionError, DatasetError)
+    assert verify_partitions(forged(no_dtypes))["ok"]
+    with pytest.raises(PartitionError, match=r"labels.npy: dtype float64, expected int64"):
+        open_partition(forged(labels_as_float), 0)
     with pytest.raises(PartitionError, match=r"inner\[\d+\] = \d+ repeats another node's entry in part 0"):
         PartitionBook.open(forged(inner_dup))
     with pytest.raises(PartitionError, match=r"eids\[0\] = \d+, expected global CSR position"):
@@ -214,3 +228,21 @@ def test_forged_books_and_parts_are_refused(parts, tmp_path):
     shutil.move(str(forged(lambda b, m: None)), str(tmp_path / "P.tmp-1-ab"))
     with pytest.raises(PartitionError, match=r"P.tmp-1-ab beside it: an interrupted write_partitions"):
         PartitionBook.open(tmp_path / "P")
+
+
+def test_resume_refuses_a_damaged_checkpoint(tmp_path):
+    """A truncated or foreign ``last.pt`` stops the resume with a typed error (before any
+    collective), instead of an unpickling error or a bad epoch."""
+    from gnnkit.data import DatasetError
+    from gnnkit.distributed.train import Resume
+
+    ck = tmp_path / "last.pt"
+    torch.save({"epoch": 2, "model": {}, "opt": {}, "fingerprint": "x", "world": 2}, ck)
+    raw = ck.read_bytes()
+    for damaged in (raw[: len(raw) // 2], b"junk"):
+        ck.write_bytes(damaged)
+        with pytest.raises(DatasetError, match="delete it to train from epoch 0"):
+            Resume(tmp_path, book=None).on_fit_start(None)
+    torch.save({"epoch": -1, "model": {}, "opt": {}}, ck)
+    with pytest.raises(DatasetError, match="not a checkpoint of this trainer"):
+        Resume(tmp_path, book=None).on_fit_start(None)

@@ -137,27 +137,3 @@ def test_disk_graph(tmp_path):
     assert torch.equal(negative_sampling(dg, 1000, seed=2), negative_sampling(g, 1000, seed=2))
     assert torch.equal(corrupt_edges(dg, g.edge_index[:, :50], 4, seed=2),
                        corrupt_edges(g, g.edge_index[:, :50], 4, seed=2))
-
-
-def test_checked_csr_memo_sees_inplace_writes_and_bounds():
-    # csrc/cpu/csr_memo.h: a CSR checked once is not re-read while its storages and version
-    # counters are unchanged; an in-place write or a smaller column bound is checked again.
-    from gnnkit.ops._library import ops
-
-    rowptr = torch.tensor([0, 2, 3, 4])
-    col = torch.tensor([1, 2, 0, 1])
-    seeds = torch.tensor([0])
-    for _ in range(2):  # the second call hits the memo
-        assert ops().negative_sample(rowptr, col, None, 2, 3, None, True, True, 0)[0].numel() == 2
-        ops().neighbor_sample(rowptr, col, seeds, [1], None, 0, None, None, None)
-    with pytest.raises(IndexError, match=r"col\[0\] = 1 is out of range \[0, 1\)"):
-        ops().negative_sample(rowptr, col, None, 1, 1, None, True, True, 0)  # bound 1 < checked bound 3
-    col[2] = 7  # bumps the version counter
-    with pytest.raises(IndexError, match=r"col\[2\] = 7 is out of range \[0, 3\)"):
-        ops().negative_sample(rowptr, col, None, 2, 3, None, True, True, 0)
-    with pytest.raises(IndexError, match=r"col\[2\] = 7 is out of range \[0, 3\)"):
-        ops().neighbor_sample(rowptr, col, seeds, [1], None, 0, None, None, None)
-    col[2] = 0
-    rowptr[1] = 5  # not monotone any more
-    with pytest.raises(ValueError, match="rowptr is not a valid CSR offset array"):
-        ops().neighbor_sample(rowptr, col, seeds, [1], None, 0, None, None, None)

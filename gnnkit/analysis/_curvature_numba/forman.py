@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from gnnkit.analysis._curvature_numba.twin import serial_twin
+
 
 @njit(cache=True)
 def bf_value(di, dj, tri, sq, gamma):
@@ -118,13 +120,7 @@ def balanced_forman_kernel(indptr, indices, eu, ev, nchunks):
     return out
 
 
-@njit(cache=True)
-def balanced_forman_serial(indptr, indices, eu, ev, nchunks):
-    """:func:`balanced_forman_kernel` on the calling thread."""
-    out = np.zeros(eu.shape[0])
-    for c in range(nchunks):
-        _bf_chunk(c, nchunks, indptr, indices, eu, ev, out)
-    return out
+balanced_forman_serial = serial_twin(balanced_forman_kernel, "balanced_forman_serial")
 
 
 # ---------------------------------------------------------------------------- triangles
@@ -157,14 +153,7 @@ def triangle_kernel(indptr, indices, eu, ev):
     return out
 
 
-@njit(cache=True)
-def triangle_serial(indptr, indices, eu, ev):
-    """:func:`triangle_kernel` on the calling thread."""
-    m = eu.shape[0]
-    out = np.zeros(m, np.int64)
-    for e in range(m):
-        out[e] = _common(indptr, indices, eu[e], ev[e])
-    return out
+triangle_serial = serial_twin(triangle_kernel, "triangle_serial")
 
 
 # ---------------------------------------------------------------------------- SDRF

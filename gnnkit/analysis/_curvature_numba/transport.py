@@ -84,6 +84,26 @@ def _group(c, ph, k, cntP):
 
 
 @njit(cache=True, inline="always")
+def _groups(ph, k, cntP):
+    """The dual groups of the sinks at reduced cost k from a source with dual ph, for the costs
+    1, 2, 3 (-1: no sink there); the ``g1, g2, g3`` of :func:`_red_word`."""
+    return _group(1, ph, k, cntP), _group(2, ph, k, cntP), _group(3, ph, k, cntP)
+
+
+@njit(cache=True, inline="always")
+def _enter_level(word, w, U, LV, row, top, nwords):
+    """Dinic's BFS: the nodes of ``word`` (scanned word w) leave the unvisited set ``U`` and join
+    level row ``row`` of ``LV``, whose rows above ``top`` are cleared first; returns the new top."""
+    U[w] &= ~word
+    if row > top:
+        for w2 in range(nwords):
+            LV[row, w2] = 0
+        top = row
+    LV[row, w] |= word
+    return top
+
+
+@njit(cache=True, inline="always")
 def popcount(x):
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
@@ -174,10 +194,7 @@ def exact_w1(L, s, t, ns, nt, warm_i, warm_j, S):
         if rs[i] <= tol:
             continue
         a = rows[i]
-        ph = phi[i]
-        g1 = _group(1, ph, 0, cntP)
-        g2 = _group(2, ph, 0, cntP)
-        g3 = _group(3, ph, 0, cntP)
+        g1, g2, g3 = _groups(phi[i], 0, cntP)
         for w in range(nw):
             word = _red_word(L, a, w, P, g1, g2, g3) & avail[w]
             while word != 0:
@@ -234,23 +251,14 @@ def exact_w1(L, s, t, ns, nt, warm_i, warm_j, S):
                     if found >= 0 and li >= found:
                         continue
                     a = rows[i]
-                    ph = phi[i]
-                    g1 = _group(1, ph, 0, cntP)
-                    g2 = _group(2, ph, 0, cntP)
-                    g3 = _group(3, ph, 0, cntP)
+                    g1, g2, g3 = _groups(phi[i], 0, cntP)
                     for w in range(nw):
                         if Ut[w] == 0:
                             continue
                         word = _red_word(L, a, w, P, g1, g2, g3) & Ut[w]
                         if word == 0:
                             continue
-                        Ut[w] &= ~word
-                        row = (li + 1) >> 1
-                        if row > top_t:
-                            for w2 in range(nw):
-                                LVt[row, w2] = 0
-                            top_t = row
-                        LVt[row, w] |= word
+                        top_t = _enter_level(word, w, Ut, LVt, (li + 1) >> 1, top_t, nw)
                         while word != 0:
                             j = p2s[words[w] * 64 + trailing_zeros(word)]
                             word &= word - ONE
@@ -269,13 +277,7 @@ def exact_w1(L, s, t, ns, nt, warm_i, warm_j, S):
                         word = FS[j, w] & Us[w]
                         if word == 0:
                             continue
-                        Us[w] &= ~word
-                        row = (lj + 1) >> 1
-                        if row > top_s:
-                            for w2 in range(Ws):
-                                LVs[row, w2] = 0
-                            top_s = row
-                        LVs[row, w] |= word
+                        top_s = _enter_level(word, w, Us, LVs, (lj + 1) >> 1, top_s, Ws)
                         while word != 0:
                             i = w * 64 + trailing_zeros(word)
                             word &= word - ONE
@@ -303,10 +305,7 @@ def exact_w1(L, s, t, ns, nt, warm_i, warm_j, S):
                             pnext = nw * 64
                             if li + 1 <= found and ((li + 1) >> 1) <= top_t:
                                 a = rows[i]
-                                ph = phi[i]
-                                g1 = _group(1, ph, 0, cntP)
-                                g2 = _group(2, ph, 0, cntP)
-                                g3 = _group(3, ph, 0, cntP)
+                                g1, g2, g3 = _groups(phi[i], 0, cntP)
                                 pp = ptr_s[i]
                                 w = pp >> 6
                                 while w < nw:
@@ -388,10 +387,7 @@ def exact_w1(L, s, t, ns, nt, warm_i, warm_j, S):
                 if lvl_s[i] < 0:
                     continue
                 a = rows[i]
-                ph = phi[i]
-                g1 = _group(1, ph, dd, cntP)
-                g2 = _group(2, ph, dd, cntP)
-                g3 = _group(3, ph, dd, cntP)
+                g1, g2, g3 = _groups(phi[i], dd, cntP)
                 if g1 < 0 and g2 < 0 and g3 < 0:
                     continue
                 for w in range(nw):
@@ -431,6 +427,40 @@ def exact_w1(L, s, t, ns, nt, warm_i, warm_j, S):
 
 
 # ---------------------------------------------------------------------------- Sinkhorn
+@njit(cache=True, inline="always")
+def _log_sum_exp(pot, c, reg):
+    """(mx, acc) with log sum_k exp((pot[k] - c[k]) / reg) = mx + log(acc), shifted by the max."""
+    mx = -1e300
+    for k in range(c.shape[0]):
+        v = (pot[k] - c[k]) / reg
+        if v > mx:
+            mx = v
+    acc = 0.0
+    for k in range(c.shape[0]):
+        acc += np.exp((pot[k] - c[k]) / reg - mx)
+    return mx, acc
+
+
+@njit(cache=True, inline="always")
+def _row_sum(P, i):
+    r = 0.0
+    for j in range(P.shape[1]):
+        r += P[i, j]
+    return r
+
+
+@njit(cache=True)
+def _cap_rows(P, s):
+    """Scale every row of P whose sum exceeds its marginal s[i] down to it (called on P.T for the
+    columns)."""
+    for i in range(P.shape[0]):
+        r = _row_sum(P, i)
+        if r > s[i]:
+            sc = s[i] / r
+            for j in range(P.shape[1]):
+                P[i, j] *= sc
+
+
 @njit(cache=True)
 def sinkhorn_cost(C, s, t, reg, max_iter, stop):
     """Cost of the rounded log-domain Sinkhorn plan (an upper bound on the exact cost).
@@ -447,25 +477,11 @@ def sinkhorn_cost(C, s, t, reg, max_iter, stop):
     lt = np.log(t)
     for _it in range(max_iter):
         for i in range(m):
-            mx = -1e300
-            for j in range(n):
-                v = (g[j] - C[i, j]) / reg
-                if v > mx:
-                    mx = v
-            acc = 0.0
-            for j in range(n):
-                acc += np.exp((g[j] - C[i, j]) / reg - mx)
+            mx, acc = _log_sum_exp(g, C[i], reg)
             f[i] = reg * (ls[i] - mx - np.log(acc))
         err = 0.0
         for j in range(n):
-            mx = -1e300
-            for i in range(m):
-                v = (f[i] - C[i, j]) / reg
-                if v > mx:
-                    mx = v
-            acc = 0.0
-            for i in range(m):
-                acc += np.exp((f[i] - C[i, j]) / reg - mx)
+            mx, acc = _log_sum_exp(f, C[:, j], reg)
             col = np.exp(mx + np.log(acc) + g[j] / reg)
             err += abs(col - t[j])
             g[j] = reg * (lt[j] - mx - np.log(acc))
@@ -476,36 +492,16 @@ def sinkhorn_cost(C, s, t, reg, max_iter, stop):
         for j in range(n):
             P[i, j] = np.exp((f[i] + g[j] - C[i, j]) / reg)
     # Altschuler rounding: scale rows / columns down to the marginals, then add the deficit.
-    for i in range(m):
-        r = 0.0
-        for j in range(n):
-            r += P[i, j]
-        if r > s[i]:
-            sc = s[i] / r
-            for j in range(n):
-                P[i, j] *= sc
-    for j in range(n):
-        c = 0.0
-        for i in range(m):
-            c += P[i, j]
-        if c > t[j]:
-            sc = t[j] / c
-            for i in range(m):
-                P[i, j] *= sc
+    _cap_rows(P, s)
+    _cap_rows(P.T, t)
     er = np.empty(m)
     ec = np.empty(n)
     tot = 0.0
     for i in range(m):
-        r = 0.0
-        for j in range(n):
-            r += P[i, j]
-        er[i] = s[i] - r
+        er[i] = s[i] - _row_sum(P, i)
         tot += er[i]
     for j in range(n):
-        c = 0.0
-        for i in range(m):
-            c += P[i, j]
-        ec[j] = t[j] - c
+        ec[j] = t[j] - _row_sum(P.T, j)
     cost = 0.0
     for i in range(m):
         for j in range(n):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gnnkit.data.errors import DatasetError, check_alloc
+from gnnkit.data.npy_file import read_npy_header
 
 __all__ = ["read_npz", "npy_member_header", "iter_npy_member", "NpzArchive"]
 
@@ -26,15 +27,6 @@ _DEFLATE_MAX_RATIO = 1100  # zlib's worst case is ~1032:1
 # tokenize.TokenError or SyntaxError, which are not ValueErrors)
 _READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
                 NotImplementedError, RuntimeError, OverflowError, SyntaxError, tokenize.TokenError)
-
-
-def _read_header(f):
-    version = np.lib.format.read_magic(f)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(f, max_header_size=1 << 16)
-    if version in ((2, 0), (3, 0)):
-        return np.lib.format.read_array_header_2_0(f, max_header_size=1 << 16)
-    raise ValueError(f"unsupported .npy version {version}")
 
 
 def npy_member_header(zf: zipfile.ZipFile, member: str, origin) -> tuple:
@@ -46,7 +38,7 @@ def npy_member_header(zf: zipfile.ZipFile, member: str, origin) -> tuple:
     try:
         info = zf.getinfo(member)
         with zf.open(member) as f:
-            shape, fortran, dtype = _read_header(f)
+            shape, fortran, dtype = read_npy_header(f)
             header_bytes = f.tell()
     except _READ_ERRORS as e:
         raise DatasetError(f"{origin}: member {member!r} is not a valid .npy array "
