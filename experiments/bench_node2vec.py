@@ -58,13 +58,13 @@ def main():
     ei = ds.graph.edge_index.numpy()
     np.savetxt(tmp / "cora.tsv", ei[:, ei[0] < ei[1]].T, fmt="%d", delimiter="\t")
     for seed in range(args.seeds):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         emb, tm = node2vec_embedding(ds.graph, 128, walk_length=80, walks_per_node=10, window=10, seed=seed,
                                      return_timing=True)
-        total = time.perf_counter() - t
+        total, cpu = time.perf_counter() - t, time.process_time() - c
         acc = linear_probe(emb, ds.y, sp["train"], sp["test"], val=sp["val"])["test_acc"]
-        res["gnnkit"].append({"acc": acc, "walk_train_s": total, **tm})
-        print(f"gnnkit seed {seed}: acc {100 * acc:.1f}, walks+training {total:.2f} s "
+        res["gnnkit"].append({"acc": acc, "walk_train_s": total, "walk_train_cpu_s": cpu, **tm})
+        print(f"gnnkit seed {seed}: acc {100 * acc:.1f}, walks+training {total:.2f} s wall, {cpu:.2f} CPU-s "
               f"(walks {tm['walk_s']:.2f} s)", flush=True)
         if py is None:
             continue
@@ -77,18 +77,26 @@ def main():
         pemb = torch.from_numpy(np.load(tmp / "peer.npy"))
         pacc = linear_probe(pemb, ds.y, sp["train"], sp["test"], val=sp["val"])["test_acc"]
         res["peer"].append({"acc": pacc, **pt})
-        print(f"PecanPy+gensim seed {seed}: acc {100 * pacc:.1f}, walks+training {pt['walk_train_s']:.2f} s "
-              f"(walks {pt['walk_s']:.2f} s, imports {pt['import_s']:.1f} s)", flush=True)
+        print(f"PecanPy+gensim seed {seed}: acc {100 * pacc:.1f}, walks+training {pt['walk_train_s']:.2f} s wall, "
+              f"{pt['walk_train_cpu_s']:.2f} CPU-s (walks {pt['walk_s']:.2f} s / {pt['walk_cpu_s']:.2f} CPU-s, "
+              f"imports {pt['import_s']:.1f} s)", flush=True)
     g = res["gnnkit"]
     res["gnnkit_acc"] = 100 * float(np.mean([r["acc"] for r in g]))
     res["gnnkit_s"] = float(np.median([r["walk_train_s"] for r in g]))
+    res["gnnkit_cpu_s"] = float(np.median([r["walk_train_cpu_s"] for r in g]))
+    res["gnnkit_acc_std"] = 100 * float(np.std([r["acc"] for r in g]))
     if res["peer"]:
         p = res["peer"]
         res["peer_acc"] = 100 * float(np.mean([r["acc"] for r in p]))
+        res["peer_acc_std"] = 100 * float(np.std([r["acc"] for r in p]))
         res["peer_s"] = float(np.median([r["walk_train_s"] for r in p]))
+        res["peer_cpu_s"] = float(np.median([r["walk_train_cpu_s"] for r in p]))
         res["speedup_vs_pecanpy_gensim"] = res["peer_s"] / res["gnnkit_s"]
-        print(f"accuracy gnnkit {res['gnnkit_acc']:.1f} vs peer {res['peer_acc']:.1f}; "
-              f"speedup {res['speedup_vs_pecanpy_gensim']:.1f}x (medians)", flush=True)
+        res["cpu_speedup_vs_pecanpy_gensim"] = res["peer_cpu_s"] / res["gnnkit_cpu_s"]
+        print(f"accuracy gnnkit {res['gnnkit_acc']:.1f} ± {res['gnnkit_acc_std']:.1f} vs peer {res['peer_acc']:.1f} "
+              f"± {res['peer_acc_std']:.1f} (mean ± std over {len(g)} seeds); speedup "
+              f"{res['speedup_vs_pecanpy_gensim']:.1f}x wall, {res['cpu_speedup_vs_pecanpy_gensim']:.1f}x CPU "
+              f"(medians)", flush=True)
     res["load_end"] = os.getloadavg()
     print("RESULT " + json.dumps(res))
 

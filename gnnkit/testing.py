@@ -20,6 +20,7 @@ __all__ = [
     "dataset_root",
     "roc_auc_pairwise",
     "average_precision_reference",
+    "sgns_positive_reference",
 ]
 
 
@@ -164,3 +165,37 @@ def admissible_negatives(graph, strict: bool = True, exclude_self: bool = True) 
     arcs = set(zip(src.tolist(), dst.tolist())) if strict else set()
     return {(u, v) for u in range(n) for v in range(n)
             if not (exclude_self and u == v) and (u, v) not in arcs}
+
+
+def sgns_positive_reference(walks, emb_in, emb_out, lr, min_lr, walk_offset=0, total_walks=None):
+    r"""gensim's skip-gram update order without negatives or window shrink: the oracle of
+    ``torch.ops.gnnkit.sgns_train(..., keep=None, window=1, negatives=0)``.
+
+    For walk ``w`` (learning rate :math:`\alpha = lr - (lr - min\_lr) (walk\_offset + w) / total`),
+    every centre ``t = walk[i]`` and context ``c = walk[i - 1], walk[i + 1]`` in turn: score
+    :math:`f = \langle in_c, out_t \rangle`; if :math:`|f| < 6`, :math:`g = \alpha (1 - \sigma(f))`
+    with :math:`\sigma` read from gensim's 1000-entry table, ``out_t += g in_c`` and then
+    ``in_c += g out_t`` (with the old ``out_t``).  Updates copies; returns ``(emb_in, emb_out)``.
+    """
+    import math
+
+    emb_in, emb_out = emb_in.clone(), emb_out.clone()
+    total = walks.shape[0] if total_walks is None else total_walks
+    table = [math.exp((i / 1000 * 2 - 1) * 6) for i in range(1000)]
+    table = torch.tensor([e / (e + 1) for e in table], dtype=torch.float32)
+    for w, row in enumerate(walks.tolist()):
+        tok = [v for v in row if v >= 0]
+        alpha = torch.tensor(lr - (lr - min_lr) * (walk_offset + w) / total, dtype=torch.float32)
+        for i, t in enumerate(tok):
+            for j in (i - 1, i + 1):
+                if not 0 <= j < len(tok):
+                    continue
+                c = tok[j]
+                f = float(emb_in[c] @ emb_out[t])
+                if abs(f) >= 6:
+                    continue
+                g = alpha * (1 - table[min(int((f + 6) * (1000 / 6 / 2)), 999)])
+                work = g * emb_out[t]
+                emb_out[t] += g * emb_in[c]
+                emb_in[c] += work
+    return emb_in, emb_out

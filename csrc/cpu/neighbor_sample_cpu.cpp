@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "memo.h"
 #include "op_checks.h"
 #include "parallel.h"
 
@@ -280,6 +281,28 @@ void check_sample_weights(const at::Tensor& weight) {
   });
 }
 
+// The full checks through the validation memo (memo.h): sample_hop bounds-checks every row, id
+// and weight it reads, so a per-batch call on the same graph may skip the O(N + E) passes.
+CsrArg csr_arg_memo(const at::Tensor& rowptr, const at::Tensor& col, int64_t bound) {
+  if (memo::seen("csr", {rowptr, col}, {bound})) {
+    CsrArg c;
+    c.rowptr = rowptr;
+    c.col = col;
+    c.num_rows = rowptr.numel() - 1;
+    c.num_edges = col.numel();
+    return c;
+  }
+  CsrArg c = csr_arg(rowptr, col, bound);
+  memo::remember("csr", {rowptr, col}, {bound});
+  return c;
+}
+
+void check_sample_weights_memo(const at::Tensor& weight) {
+  if (memo::seen("sample_weights", {weight}, {})) return;
+  check_sample_weights(weight);
+  memo::remember("sample_weights", {weight}, {});
+}
+
 std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                             const at::Tensor& seeds_in, at::IntArrayRef fanouts,
                                             const c10::optional<at::Tensor>& weight_opt, int64_t seed,
@@ -303,13 +326,13 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const a
     TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == col_in.numel(), "gnnkit: 'weight' must have shape [",
                       col_in.numel(), "], got ", shape_str(weight));
     weight = contiguous_arg(weight, "weight");
-    check_sample_weights(weight);
+    check_sample_weights_memo(weight);
   }
   const at::Tensor t_rowptr_a = opt_arg(t_rowptr_opt), t_col_a = opt_arg(t_col_opt), t_perm_a = opt_arg(t_perm_opt);
   const bool directed = t_rowptr_a.defined();
   TORCH_CHECK_VALUE(directed == t_col_a.defined() && directed == t_perm_a.defined(),
                     "gnnkit: directed neighbor_sample needs all of t_rowptr, t_col and t_perm (or none)");
-  const CsrArg csr = csr_arg(rowptr_in, col_in, N);
+  const CsrArg csr = csr_arg_memo(rowptr_in, col_in, N);
   const at::Tensor& rowptr = csr.rowptr;
   const at::Tensor& col = csr.col;
   const int64_t E = csr.num_edges;
@@ -317,10 +340,17 @@ std::vector<at::Tensor> neighbor_sample_cpu(const at::Tensor& rowptr_in, const a
   if (directed) {
     // checked to BE the transpose (t_perm a permutation pairing each entry with its arc): the
     // e_id / weight of a sampled out-arc are read through t_perm.
-    const TransposeArg t = transpose_arg(csr, N, t_rowptr_a, t_col_a, &t_perm_a);
-    t_rowptr = t.t_rowptr;
-    t_col = t.t_col;
-    t_perm = t.t_perm;
+    if (memo::seen("transpose", {csr.rowptr, csr.col, t_rowptr_a, t_col_a, t_perm_a}, {N})) {
+      t_rowptr = t_rowptr_a;
+      t_col = t_col_a;
+      t_perm = t_perm_a;
+    } else {
+      const TransposeArg t = transpose_arg(csr, N, t_rowptr_a, t_col_a, &t_perm_a);
+      t_rowptr = t.t_rowptr;
+      t_col = t.t_col;
+      t_perm = t.t_perm;
+      memo::remember("transpose", {csr.rowptr, csr.col, t_rowptr_a, t_col_a, t_perm_a}, {N});
+    }
   }
   const at::Tensor seeds = contiguous_arg(seeds_in, "seeds").to(at::kLong);
   check_ids(seeds, N, "seeds");
@@ -445,9 +475,9 @@ std::vector<at::Tensor> neighbor_sample_hop_cpu(const at::Tensor& rowptr_in, con
     TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == col_in.numel(), "gnnkit: 'weight' must have shape [",
                       col_in.numel(), "], got ", shape_str(weight));
     weight = contiguous_arg(weight, "weight");
-    check_sample_weights(weight);
+    check_sample_weights_memo(weight);
   }
-  const CsrArg csr = csr_arg(rowptr_in, col_in, num_src);  // col holds global ids < num_src
+  const CsrArg csr = csr_arg_memo(rowptr_in, col_in, num_src);  // col holds global ids < num_src
   const at::Tensor& rowptr = csr.rowptr;
   const at::Tensor& col = csr.col;
   const int64_t E = csr.num_edges;

@@ -3,21 +3,27 @@
 // Mikolov et al., "Distributed Representations of Words and Phrases and their Compositionality"
 // (NeurIPS 2013, https://arxiv.org/abs/1310.4546): for a centre node t and each context node c in
 // a window around it, maximise  log s(<in_c, out_t>) + sum_k log s(-<in_c, out_nk>)  with negatives
-// n_k drawn from the noise distribution (unigram^0.75, passed as `noise` weights).  As in word2vec
-// and gensim, the window is shrunk by a uniform b in [0, window) per centre, frequent nodes are
-// down-sampled with keep probability (sqrt(f / (s F)) + 1) (s F) / f, and the learning rate decays
-// linearly from lr to min_lr over the walks.
+// n_k drawn from the noise distribution (unigram^0.75, passed as `noise` weights).
 //
-// Batching follows pWord2Vec (Ji et al., "Parallelizing Word2Vec in Shared and Distributed
-// Memory", arXiv:1604.04661): the K negatives of a centre are shared by all of its context nodes,
-// which turns the per-window updates into three small dense products (scores [C, 1+K],
-// in-gradients [C, D], out-gradients [1+K, D]) that reuse every loaded row.  Updates are applied
-// lock-free across threads (Hogwild, as word2vec and gensim), so the result is bit-reproducible
-// with one thread only; walk w draws all of its random numbers from stream (seed, w).
+// The update order and rules are gensim's (`word2vec_inner.pyx`, `train_batch_sg` +
+// `w2v_fast_sentence_sg_neg`, the trainer PecanPy calls): frequent nodes are dropped with keep
+// probability (sqrt(f / (s F)) + 1) (s F) / f before windowing; per centre i the window is shrunk
+// by a uniform b in [0, window); for every (centre, context) pair in turn, K fresh negatives are
+// drawn (a negative equal to the centre is skipped), each target's score f = <in_c, out_k> is
+// skipped when |f| >= 6 (gensim's MAX_EXP), else out_k += g in_c at once with
+// g = alpha (label - sigmoid(f)), and in_c receives the summed g out_k after the pair's targets.
+// The learning rate decays linearly, alpha = lr - (lr - min_lr) * progress, over the walks.
+//
+// Updates are applied lock-free across threads (Hogwild, as word2vec and gensim), so the result
+// is bit-reproducible with one thread only; walk w draws all of its random numbers from stream
+// (seed, w).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <immintrin.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <vector>
@@ -38,15 +44,59 @@ GNNKIT_AI float vdot(const float* __restrict__ a, const float* __restrict__ b, i
   return s;
 }
 
+// AVX2 dot product with four independent accumulators: one accumulator would chain all D / 8
+// fused multiply-adds on each other's latency, the largest cost of the trainer.
+__attribute__((target("avx2,fma"))) float vdot_avx2(const float* __restrict__ a,
+                                                    const float* __restrict__ b, int64_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int64_t d = 0;
+  for (; d + 32 <= n; d += 32) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d + 8), _mm256_loadu_ps(b + d + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d + 16), _mm256_loadu_ps(b + d + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d + 24), _mm256_loadu_ps(b + d + 24), s3);
+  }
+  for (; d + 8 <= n; d += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), s0);
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float r = _mm_cvtss_f32(h);
+  for (; d < n; ++d) r += a[d] * b[d];
+  return r;
+}
+
 GNNKIT_AI void vaxpy(float* __restrict__ y, float w, const float* __restrict__ x, int64_t n) {
 #pragma omp simd
   for (int64_t d = 0; d < n; ++d) y[d] += w * x[d];
 }
 
-GNNKIT_AI float sigmoid(float x) {
-  if (x > 8.f) return 1.f;
-  if (x < -8.f) return 0.f;
-  return 1.f / (1.f + std::exp(-x));
+// gensim's EXP_TABLE: sigmoid at kSigSize points of [-kMaxExp, kMaxExp); scores outside are skipped.
+constexpr float kMaxExp = 6.f;
+constexpr int kSigSize = 1000;
+constexpr float kSigScale = kSigSize / kMaxExp / 2;
+
+const float* sigmoid_table() {
+  static const std::vector<float> t = [] {
+    std::vector<float> v(kSigSize);
+    for (int i = 0; i < kSigSize; ++i) {
+      const float e = std::exp((static_cast<float>(i) / kSigSize * 2 - 1) * kMaxExp);
+      v[i] = e / (e + 1);
+    }
+    return v;
+  }();
+  return t.data();
+}
+
+// work += w * o and o += w * x in one pass over o (the output row is read once).
+GNNKIT_AI void vaxpy2(float* __restrict__ work, float* __restrict__ o, float w, const float* __restrict__ x,
+                      int64_t n) {
+#pragma omp simd
+  for (int64_t d = 0; d < n; ++d) {
+    const float od = o[d];
+    work[d] += w * od;
+    o[d] = od + w * x[d];
+  }
 }
 
 // Everything one walk range needs (the kernel's checked arguments).
@@ -65,6 +115,7 @@ struct Ctx {
 
 // Trains walks [w0, w1); returns the number of (centre, context) pairs.  Compiled twice (generic
 // and AVX2+FMA, picked at run time): the inner products and updates are the whole cost.
+template <float (*Dot)(const float*, const float*, int64_t)>
 GNNKIT_AI int64_t train_walks(const Ctx& cx, int64_t w0, int64_t w1) {
     const int64_t* wp = cx.wp;
     const int64_t L = cx.L, D = cx.D, window = cx.window, negatives = cx.negatives;
@@ -75,14 +126,14 @@ GNNKIT_AI int64_t train_walks(const Ctx& cx, int64_t w0, int64_t w1) {
     float* out = cx.out;
     const float* kp = cx.kp;
     const AliasTable& table = *cx.table;
-    const int64_t K1 = negatives + 1;
-    std::vector<int64_t> tok(L), ctx(2 * window), tgt(K1);
-    std::vector<float> S(2 * window * K1), gin(2 * window * D), gout(K1 * D);
+    const float* sig = sigmoid_table();
+    std::vector<int64_t> tok(L), ctx(2 * window);
+    std::vector<float> work(D);
     int64_t local_pairs = 0;
     for (int64_t w = w0; w < w1; ++w) {
       rng::Xoshiro256 g(useed, static_cast<uint64_t>(walk_offset + w));
       const double progress = static_cast<double>(walk_offset + w) / static_cast<double>(total_walks);
-      const float alpha = static_cast<float>(std::max(min_lr, lr * (1.0 - progress)));
+      const float alpha = static_cast<float>(lr - (lr - min_lr) * progress);
       int64_t n = 0;
       for (int64_t j = 0; j < L; ++j) {
         const int64_t v = wp[w * L + j];
@@ -91,47 +142,35 @@ GNNKIT_AI int64_t train_walks(const Ctx& cx, int64_t w0, int64_t w1) {
         tok[n++] = v;
       }
       for (int64_t i = 0; i < n; ++i) {
-        const int64_t b = static_cast<int64_t>(g.below(static_cast<uint64_t>(window)));
-        const int64_t cw = window - b;
+        const int64_t cw = window - static_cast<int64_t>(g.below(static_cast<uint64_t>(window)));
+        const int64_t t = tok[i];
         int64_t C = 0;
         for (int64_t j = std::max<int64_t>(0, i - cw); j <= std::min<int64_t>(n - 1, i + cw); ++j)
           if (j != i) ctx[C++] = tok[j];
-        if (C == 0) continue;
-        tgt[0] = tok[i];
-        for (int64_t k = 1; k < K1; ++k) tgt[k] = table.draw(g);
-        // scores and gradient coefficients: S[c, k] = alpha * (label - sigmoid(<in_c, out_k>))
         for (int64_t c = 0; c < C; ++c) {
-          const float* x = in + ctx[c] * D;
-          for (int64_t k = 0; k < K1; ++k) {
-            if (k > 0 && tgt[k] == tgt[0]) { S[c * K1 + k] = 0.f; continue; }
-            const float f = vdot(x, out + tgt[k] * D, D);
-            S[c * K1 + k] = alpha * ((k == 0 ? 1.f : 0.f) - sigmoid(f));
+          float* x = in + ctx[c] * D;
+          std::fill(work.begin(), work.end(), 0.f);
+          for (int64_t k = 0; k <= negatives; ++k) {
+            const int64_t target = k == 0 ? t : table.draw(g);
+            if (k > 0 && target == t) continue;
+            float* o = out + target * D;
+            const float f = Dot(x, o, D);
+            if (f <= -kMaxExp || f >= kMaxExp) continue;
+            const float gk = alpha * ((k == 0 ? 1.f : 0.f) - sig[std::min(static_cast<int>((f + kMaxExp) * kSigScale), kSigSize - 1)]);
+            vaxpy2(work.data(), o, gk, x, D);
           }
+          vaxpy(x, 1.f, work.data(), D);
         }
-        // gradients from the pre-update rows, then apply (in-rows, then out-rows)
-        std::fill(gin.begin(), gin.begin() + C * D, 0.f);
-        std::fill(gout.begin(), gout.end(), 0.f);
-        for (int64_t c = 0; c < C; ++c) {
-          const float* x = in + ctx[c] * D;
-          for (int64_t k = 0; k < K1; ++k) {
-            const float s = S[c * K1 + k];
-            if (s == 0.f) continue;
-            vaxpy(gin.data() + c * D, s, out + tgt[k] * D, D);
-            vaxpy(gout.data() + k * D, s, x, D);
-          }
-        }
-        for (int64_t c = 0; c < C; ++c) vaxpy(in + ctx[c] * D, 1.f, gin.data() + c * D, D);
-        for (int64_t k = 0; k < K1; ++k) vaxpy(out + tgt[k] * D, 1.f, gout.data() + k * D, D);
         local_pairs += C;
       }
     }
     return local_pairs;
 }
 
-int64_t train_walks_generic(const Ctx& c, int64_t w0, int64_t w1) { return train_walks(c, w0, w1); }
+int64_t train_walks_generic(const Ctx& c, int64_t w0, int64_t w1) { return train_walks<vdot>(c, w0, w1); }
 
 __attribute__((target("avx2,fma"))) int64_t train_walks_avx2(const Ctx& c, int64_t w0, int64_t w1) {
-  return train_walks(c, w0, w1);
+  return train_walks<vdot_avx2>(c, w0, w1);
 }
 
 // Returns the number of (centre, context) pairs trained.

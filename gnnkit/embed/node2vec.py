@@ -12,11 +12,15 @@ Papers: node2vec (Grover & Leskovec, KDD 2016, https://arxiv.org/abs/1607.00653)
 (Perozzi et al., KDD 2014, https://arxiv.org/abs/1403.6652), SGNS (Mikolov et al., NeurIPS 2013,
 https://arxiv.org/abs/1310.4546).
 
-Honest differences from word2vec / gensim: the negatives of a centre node are shared by all of
-its context nodes (pWord2Vec, Ji et al., arXiv:1604.04661), which makes the updates small dense
-products; DeepWalk is trained with SGNS, not the hierarchical softmax of the original paper.
-Updates are lock-free across threads (Hogwild, as word2vec and gensim): bit-reproducible for a
-seed with one thread (``torch.set_num_threads(1)``), statistically equivalent otherwise.
+The update order is gensim's (``train_batch_sg``): every (centre, context) pair in turn, with
+:math:`K` fresh negatives per pair, the output rows updated at once and the context row after the
+pair; scores outside :math:`(-6, 6)` skipped and the sigmoid read from gensim's 1000-entry table.
+Honest differences from gensim: the random numbers come from gnnkit's counter-based streams (one
+per walk), not gensim's linear congruential generator, so the two never give the same vectors
+bit for bit; the learning rate decays per walk instead of per 10 000-word job; DeepWalk is
+trained with SGNS, not the hierarchical softmax of the original paper.  Updates are lock-free
+across threads (Hogwild, as word2vec and gensim): bit-reproducible for a seed with one thread
+(``torch.set_num_threads(1)``), statistically equivalent otherwise.
 """
 from __future__ import annotations
 
@@ -57,7 +61,9 @@ def sgns_train(walks: Tensor, num_nodes: int, dim: int = 128, *, window: int = 1
                seed: int = 0, batch_walks: int = 1 << 16) -> Tensor:
     r"""Skip-gram with negative sampling on node sequences ``walks`` ``[W, L+1]`` (``-1`` pads).
 
-    Input vectors start uniform in :math:`[-0.5/D, 0.5/D)`, output vectors at 0 (word2vec).
+    Input vectors start uniform in :math:`[-1/D, 1/D)` (gensim 4's ``prep_vectors``), output
+    vectors at 0; the learning rate decays linearly from ``lr`` to ``min_lr`` over all walks and
+    epochs, :math:`\alpha = lr - (lr - min\_lr) \cdot \mathrm{progress}` (gensim).
 
     Returns:
         Tensor: float32 ``[num_nodes, dim]``, the input ("syn0") vectors.
@@ -68,7 +74,7 @@ def sgns_train(walks: Tensor, num_nodes: int, dim: int = 128, *, window: int = 1
     if isinstance(negatives, bool) or not isinstance(negatives, int) or negatives < 0:
         raise ValueError(f"sgns_train: 'negatives' must be an int >= 0, got {negatives!r}")
     gen = torch.Generator().manual_seed(int(seed))
-    emb_in = (torch.rand(num_nodes, dim, generator=gen) - 0.5) / dim
+    emb_in = (torch.rand(num_nodes, dim, generator=gen) * 2 - 1) / dim
     emb_out = torch.zeros(num_nodes, dim)
     noise, keep = walk_noise(walks, num_nodes, sample=sample)
     W = walks.shape[0]

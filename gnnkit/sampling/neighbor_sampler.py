@@ -109,9 +109,9 @@ class NeighborSampler(BaseSampler):
         blocks, out_blocks = s.blocks, s.out_blocks
         if self.exclude_seed_edges:
             keys = _arc_keys(pos[0], pos[1], n, undirected=not bool(getattr(self.graph, "directed", True)))
-            blocks = [_drop_arcs(b, s.n_id, keys, n) for b in blocks]
+            blocks = [_drop_arcs(b, s.n_id, keys, n, s.batch_size) for b in blocks]
             if out_blocks is not None:
-                out_blocks = [_drop_arcs(b, s.n_id, keys, n) for b in out_blocks]
+                out_blocks = [_drop_arcs(b, s.n_id, keys, n, s.batch_size) for b in out_blocks]
         return SamplerOutput(s.n_id, s.batch_size, blocks, out_blocks, s.num_sampled_nodes,
                              s.num_sampled_edges, seed_pairs=all_pairs, edge_label_index=eli,
                              edge_label=edge_label, metadata=meta)
@@ -129,14 +129,28 @@ def _arc_keys(src: Tensor, dst: Tensor, n: int, undirected: bool) -> Tensor:
     return torch.unique(k)
 
 
-def _drop_arcs(b: Block, n_id: Tensor, keys: Tensor, n: int) -> Block:
-    """``b`` without the arcs whose global ``dst * n + src`` is in ``keys`` (vectorised)."""
-    row = b.dst_index()
-    col = b.indices.to(torch.int64)
-    src, dst = (n_id[row], n_id[col]) if b.reverse else (n_id[col], n_id[row])
-    drop = torch.isin(dst * n + src, keys)
-    if not bool(drop.any()):
+def _drop_arcs(b: Block, n_id: Tensor, keys: Tensor, n: int, num_seeds: int) -> Block:
+    """``b`` without the arcs whose global ``dst * n + src`` is in ``keys`` (sorted, distinct).
+
+    An excluded arc joins two endpoints of positive pairs, and every endpoint is a seed (local id
+    ``< num_seeds``, the first rows of every block): only the arcs of the seeds' rows (a prefix of
+    the CSR) are compared, and those between two seeds looked up (one binary search each)."""
+    rows = min(num_seeds, b.indptr.numel() - 1)
+    if keys.numel() == 0 or rows <= 0:
         return b
+    end = int(b.indptr[rows])
+    cand = (b.indices[:end] < num_seeds).nonzero().view(-1)
+    if cand.numel() == 0:
+        return b
+    r = torch.searchsorted(b.indptr[1:rows + 1], cand, right=True)
+    c = b.indices[cand].to(torch.int64)
+    src, dst = (n_id[r], n_id[c]) if b.reverse else (n_id[c], n_id[r])
+    q = dst * n + src
+    hit = keys[torch.searchsorted(keys, q).clamp_(max=keys.numel() - 1)] == q
+    if not bool(hit.any()):
+        return b
+    drop = torch.zeros(b.indices.numel(), dtype=torch.bool)
+    drop[cand[hit]] = True
     keep = ~drop
     csum = torch.zeros(keep.numel() + 1, dtype=torch.int64)
     torch.cumsum(keep, 0, out=csum[1:])

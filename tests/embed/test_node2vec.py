@@ -5,6 +5,7 @@ import torch
 import gnnkit
 from gnnkit.embed import deepwalk_embedding, linear_probe, node2vec_embedding, sgns_train
 from gnnkit.ops._library import ops
+from gnnkit.testing import sgns_positive_reference
 
 
 def _two_cliques(k=15):
@@ -36,6 +37,28 @@ def test_single_thread_is_reproducible():
     finally:
         torch.set_num_threads(old)
     assert torch.equal(a, b)
+
+
+def test_update_order_matches_gensim_oracle():
+    # window 1 (no shrink), no negatives, no down-sampling: the kernel is deterministic and must
+    # follow gensim's pair-by-pair order, skip |score| >= 6 and decay the rate per walk.
+    gen = torch.Generator().manual_seed(0)
+    walks = torch.randint(0, 6, (5, 8), generator=gen)
+    walks[1, 5:] = -1
+    emb_in = torch.randn(6, 8, generator=gen) * 1.2
+    emb_out = torch.randn(6, 8, generator=gen) * 1.2
+    want_in, want_out = sgns_positive_reference(walks, emb_in, emb_out, 0.5, 0.1, walk_offset=2, total_walks=9)
+    got_in, got_out = emb_in.clone(), emb_out.clone()
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        pairs = ops().sgns_train(walks, got_in, got_out, torch.ones(6), None, 1, 0, 0.5, 0.1, 2, 9, 3)
+    finally:
+        torch.set_num_threads(old)
+    assert pairs == 2 * (4 * 7 + 4)
+    assert not torch.equal(got_in, emb_in)
+    torch.testing.assert_close(got_in, want_in, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got_out, want_out, rtol=1e-5, atol=1e-5)
 
 
 def test_bad_input():

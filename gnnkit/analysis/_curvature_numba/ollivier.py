@@ -83,30 +83,28 @@ def net_mass(u, v, indptr, indices, alpha, E, tok):
     pos_tok, pos_idx, nodes, mu = E.pos_tok, E.pos_idx, E.nodes, E.mu
     du = indptr[u + 1] - indptr[u]
     dv = indptr[v + 1] - indptr[v]
+    share_u = (1.0 - alpha) / du
+    share_v = (1.0 - alpha) / dv
     cnt = 0
-    for z in (u, v):
+    # the terms of m_u - m_v in support order: u (+alpha), v (-alpha), N(u) (+share_u), N(v)
+    # (-share_v); a node gets its slot at its first term
+    for k in range(2 + du + dv):
+        if k < 2:
+            z = u if k == 0 else v
+            add = alpha if k == 0 else -alpha
+        elif k < 2 + du:
+            z = indices[indptr[u] + k - 2]
+            add = share_u
+        else:
+            z = indices[indptr[v] + k - 2 - du]
+            add = -share_v
         if pos_tok[z] != tok:
             pos_tok[z] = tok
             pos_idx[z] = cnt
             nodes[cnt] = z
             mu[cnt] = 0.0
             cnt += 1
-    mu[pos_idx[u]] += alpha
-    mu[pos_idx[v]] -= alpha
-    for side in range(2):
-        a = u if side == 0 else v
-        da = du if side == 0 else dv
-        sign = 1.0 if side == 0 else -1.0
-        share = (1.0 - alpha) / da
-        for p in range(indptr[a], indptr[a + 1]):
-            z = indices[p]
-            if pos_tok[z] != tok:
-                pos_tok[z] = tok
-                pos_idx[z] = cnt
-                nodes[cnt] = z
-                mu[cnt] = 0.0
-                cnt += 1
-            mu[pos_idx[z]] += sign * share
+        mu[pos_idx[z]] += add
     ns = 0
     nt = 0
     ssum = 0.0
