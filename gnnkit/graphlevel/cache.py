@@ -18,9 +18,11 @@ and ``indices``, so a changed dataset never reuses a stale file.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -72,6 +74,25 @@ def _load_or_compute(path: Path | None, compute, check):
     return state, False
 
 
+def _add_blocks(src: np.ndarray, blocks, offsets, total: int, width: int | None) -> Tensor:
+    """int32 ``concat(src[a:e] + off for (a, e), off in zip(blocks, offsets))``: each block read
+    once and written once into the preallocated result (int32 arithmetic, no overflow for
+    offsets < 2**31)."""
+    out = np.empty((total, width) if width is not None else (total,), dtype=np.int32)
+    o = 0
+    for (a, e), off in zip(blocks, offsets):
+        if e > a:
+            np.add(src[a:e], off, out=out[o:o + e - a], dtype=np.int32)
+        o += e - a
+    return torch.from_numpy(out)
+
+
+def _cat_blocks(src: Tensor, blocks) -> Tensor:
+    """``concat(src[a:e] for (a, e) in blocks)`` (same dtype)."""
+    parts = [src[a:e] for a, e in blocks if e > a]
+    return torch.cat(parts) if parts else src[:0].clone()
+
+
 def _narrow(t: Tensor) -> Tensor:
     """``t`` (non-negative ids) as int16 when every value fits, else int32."""
     hi = int(t.max()) if t.numel() else 0
@@ -96,6 +117,10 @@ class PathCache:
     ``('paths', PathSet)`` for a gathered batch: use it as a collate extra.
     """
 
+    #: :meth:`gather` copies graph by graph when the dataset averages at least this many paths
+    #: per graph and length (one call per block pays off), else it gathers rows vectorised.
+    BLOCK_ROWS = 64
+
     def __init__(self, ds: GraphDataset, max_len: int, mode: str = "sp+", distances: bool = False,
                  cache_dir=None, max_paths: int = 10 * DEFAULT_MAX_PATHS, parents: bool = True):
         self.max_len, self.mode = max_len, mode
@@ -117,6 +142,11 @@ class PathCache:
         self.ptr = state["ptr"]
         self.weights = state.get("weights")
         self.dists = state.get("dists")
+        # numpy views (shared memory) for the per-block gather
+        self._ptr_np = [p.numpy() for p in self.ptr]
+        self._avg_rows = sum(int(p[-1]) for p in self.ptr) / max(1, (self.ptr[0].numel() - 1) * max_len)
+        self._paths_np = [p.numpy() for p in self.paths]
+        self._parents_np = None if self.parents is None else [p.numpy() for p in self.parents]
 
     def _compute(self, ds: GraphDataset, max_paths: int) -> dict:
         ps = compute_paths(union_graph(ds), self.max_len, self.mode, max_paths,
@@ -144,16 +174,76 @@ class PathCache:
     def num_paths(self) -> list[int]:
         return [p.size(0) for p in self.paths]
 
-    def gather(self, ids: Tensor, node_ptr: Tensor) -> PathSet:
+    def gather(self, ids: Tensor, node_ptr: Tensor, method: str | None = None) -> PathSet:
         """The :class:`PathSet` of the batch ``ids`` whose node offsets are ``node_ptr`` (int32
-        paths and parents; :class:`~gnnkit.nn.pathnn.PathConv` takes int32 or int64)."""
-        # every graph's rows are one contiguous block: concatenate slices (memcpy) instead of
-        # gathering row by row, then shift the node ids / prefix rows by the batch offsets
-        paths, parents, weights, dists = [], [], [], []
-        take = torch.index_select        # far faster than advanced indexing on CPU
+        paths and parents; :class:`~gnnkit.nn.pathnn.PathConv` takes int32 or int64).
+
+        Every graph's rows are one contiguous block of each length.  ``method``:
+
+        * ``'blocks'``: per graph and length, one ``numpy.add(block, offset, out=...)`` straight
+          into the preallocated batch tensor: the block is read once and the int32 result
+          written once (no row-index, no repeated offsets, no second pass); the cost is one
+          small call per (graph, length);
+        * ``'rows'``: vectorised over the batch: row indices (:func:`ranges`), ``index_select``,
+          then the repeated graph offsets added in a second pass; a constant number of calls
+          per length, better for many small graphs;
+        * :obj:`None` (default): ``'blocks'`` when the dataset averages at least
+          :attr:`BLOCK_ROWS` paths per graph and length, else ``'rows'``.
+
+        (CSL SP+, K = 11, batch 32: 7-10 ms of CPU per epoch with ``'blocks'`` against 24 ms
+        with ``'rows'``.)  Both give the same tensors (tested)."""
+        if method not in (None, "blocks", "rows"):
+            raise ValueError(f"PathCache.gather: method must be 'blocks', 'rows' or None, got {method!r}")
         if int(node_ptr[-1]) >= 2**31:
             raise ValueError("PathCache.gather: a batch with 2**31 nodes does not fit the int32 "
                              "path tensors; use smaller batches")
+        ids = torch.as_tensor(ids, dtype=torch.int64)
+        G = self.ptr[0].numel() - 1
+        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= G):
+            bad = int(((ids < 0) | (ids >= G)).nonzero()[0])
+            raise IndexError(f"PathCache.gather: ids[{bad}] = {int(ids[bad])} is out of range "
+                             f"for {G} graphs")
+        if method is None:
+            method = "blocks" if self._avg_rows >= self.BLOCK_ROWS else "rows"
+        gather = self._gather_blocks if method == "blocks" else self._gather_rows
+        paths, parents, weights, dists = gather(ids, node_ptr)
+        out = PathSet(paths, parents, self.mode, self.undirected,
+                      weights if self.weights is not None else None,
+                      dists if self.dists is not None else None)
+        if self.parents is None:
+            out.reversible = False      # no prefix rows: the prefix-tree encoder is unavailable
+        return out
+
+    @staticmethod
+    def _too_many(total: int, k: int) -> None:
+        if total >= 2**31:
+            raise ValueError(f"PathCache.gather: {total} paths of length {k} in one batch do "
+                             "not fit int32; use smaller batches")
+
+    def _gather_blocks(self, ids: Tensor, node_ptr: Tensor):
+        paths, parents, weights, dists = [], [], [], []
+        ids_np = ids.numpy()
+        node_off = node_ptr[:-1].tolist()
+        prev_off = node_off
+        for k in range(1, self.max_len + 1):
+            ptr = self._ptr_np[k - 1]
+            starts, ends = ptr[ids_np].tolist(), ptr[ids_np + 1].tolist()
+            blocks = list(zip(starts, ends))
+            total = sum(ends) - sum(starts)
+            self._too_many(total, k)
+            paths.append(_add_blocks(self._paths_np[k - 1], blocks, node_off, total, k + 1))
+            if self.parents is not None:
+                parents.append(_add_blocks(self._parents_np[k - 1], blocks, prev_off, total, None))
+                prev_off = list(itertools.accumulate((e - a for a, e in blocks[:-1]), initial=0))
+            if self.weights is not None:
+                weights.append(_cat_blocks(self.weights[k - 1], blocks))
+            if self.dists is not None:
+                dists.append(_cat_blocks(self.dists[k - 1], blocks))
+        return paths, parents, weights, dists
+
+    def _gather_rows(self, ids: Tensor, node_ptr: Tensor):
+        paths, parents, weights, dists = [], [], [], []
+        take = torch.index_select        # far faster than advanced indexing on CPU
         node_off32 = node_ptr[:-1].to(torch.int32)
         prev_off = node_off32
         for k in range(1, self.max_len + 1):
@@ -162,9 +252,7 @@ class PathCache:
             cnt = take(ptr, 0, ids + 1) - start
             rows = ranges(start, cnt)
             total = rows.numel()
-            if total >= 2**31:
-                raise ValueError(f"PathCache.gather: {total} paths of length {k} in one batch do "
-                                 "not fit int32; use smaller batches")
+            self._too_many(total, k)
             p = take(self.paths[k - 1], 0, rows)
             paths.append(torch.add(p, torch.repeat_interleave(node_off32, cnt, output_size=total)
                                    .unsqueeze(1)))        # int16 + int32 -> int32, one pass
@@ -178,12 +266,7 @@ class PathCache:
                 weights.append(take(self.weights[k - 1], 0, rows))
             if self.dists is not None:
                 dists.append(take(self.dists[k - 1], 0, rows))
-        out = PathSet(paths, parents, self.mode, self.undirected,
-                      weights if self.weights is not None else None,
-                      dists if self.dists is not None else None)
-        if self.parents is None:
-            out.reversible = False      # no prefix rows: the prefix-tree encoder is unavailable
-        return out
+        return paths, parents, weights, dists
 
     def __call__(self, parts):
         return "paths", self.gather(parts.ids, parts.node_ptr)

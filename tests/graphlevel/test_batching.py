@@ -93,21 +93,38 @@ def test_loader_shuffles_by_seed_and_workers_agree():
         torch.testing.assert_close(s, p, equal_nan=True)
 
 
+@pytest.mark.parametrize("method", ["blocks", "rows", None])
 @pytest.mark.parametrize("mode,dist", [("sp", False), ("sp+", False), ("ap", True)])
-def test_path_cache_gather_equals_batch_enumeration(tmp_path, mode, dist):
+def test_path_cache_gather_equals_batch_enumeration(tmp_path, mode, dist, method):
     gs, _, _, ds = _dataset()
     cache = PathCache(ds, 3, mode, distances=dist, cache_dir=tmp_path)
     assert not cache.loaded and PathCache(ds, 3, mode, distances=dist, cache_dir=tmp_path).loaded
-    ids = torch.tensor([2, 0, 3, 4])
-    b = collate_graphs(ds, ids, extras=[cache])
+    ids = torch.tensor([2, 0, 3, 4, 2])      # repeats and an empty graph
+    parts = gather_graphs(ds, ids)
+    got = cache.gather(parts.ids, parts.node_ptr, method=method)
     ref = compute_paths(batch_graphs([gs[i] for i in ids.tolist()])[0], 3, mode, distances=dist)
-    got = b.extra["paths"]
     for k in range(3):
-        assert torch.equal(got[k], ref[k]) and torch.equal(got.parents[k], ref.parents[k])
+        assert got[k].dtype == got.parents[k].dtype == torch.int32
+        assert torch.equal(got[k].long(), ref[k]) and torch.equal(got.parents[k].long(), ref.parents[k])
         if mode == "sp":
             torch.testing.assert_close(got.weights[k], ref.weights[k])
         if dist:
             assert torch.equal(got.dists[k], ref.dists[k])
+    b = collate_graphs(ds, ids, extras=[cache])         # the collate extra: the same tensors
+    assert all(torch.equal(b.extra["paths"][k], got[k]) for k in range(3))
+    empty = cache.gather(torch.zeros(0, dtype=torch.int64), torch.zeros(1, dtype=torch.int64),
+                         method=method)
+    assert [tuple(p.shape) for p in empty] == [(0, 2), (0, 3), (0, 4)]
+
+
+def test_path_cache_gather_checks_ids_and_method(tmp_path):
+    _, _, _, ds = _dataset()
+    cache = PathCache(ds, 2, "sp+", cache_dir=False)
+    parts = gather_graphs(ds, torch.tensor([0, 1]))
+    with pytest.raises(IndexError, match=r"ids\[1\] = 5 is out of range for 5 graphs"):
+        cache.gather(torch.tensor([0, 5]), parts.node_ptr)
+    with pytest.raises(ValueError, match="method must be 'blocks', 'rows' or None, got 'fast'"):
+        cache.gather(parts.ids, parts.node_ptr, method="fast")
 
 
 def test_field_cache_gather_equals_batch_field(tmp_path):
