@@ -188,21 +188,6 @@ struct Sampler {
   }
 };
 
-CsrArg csr_arg_memo(const at::Tensor& rowptr, const at::Tensor& col, int64_t bound) {
-  if (memo::seen("csr", {rowptr, col}, {bound})) {
-    check_csr(rowptr, col);  // dtypes and shapes: O(1), always
-    CsrArg c;
-    c.rowptr = rowptr;
-    c.col = col;
-    c.num_rows = rowptr.numel() - 1;
-    c.num_edges = col.numel();
-    return c;
-  }
-  CsrArg c = csr_arg(rowptr, col, bound);
-  memo::remember("csr", {rowptr, col}, {bound});
-  return c;
-}
-
 std::vector<at::Tensor> negative_sample_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in,
                                             const c10::optional<at::Tensor>& anchor_in, int64_t num_samples,
                                             int64_t num_candidates, const c10::optional<at::Tensor>& weight_in,
