@@ -14,9 +14,9 @@
 //    remembered: small inputs are always checked in full;
 //  * writes that bypass torch (a numpy alias of the tensor, a file changed under a memory map)
 //    are not seen by the key.  So only ops whose kernels ALSO bounds-check every row and id they
-//    read may use the memo (neighbor_sample's sample_hop does: bad_row / bad_col / weights on
-//    read): memory is never read unchecked, and a corrupted input still ends in a typed error
-//    when the op touches the corrupted part.
+//    read may use the memo (neighbor_sample's sample_hop: bad_row / bad_col and weights on
+//    read; negative_sample: kBadRowptr / kBadCol): memory is never read unchecked, and a
+//    corrupted input still ends in a typed error when the op touches the corrupted part.
 #pragma once
 #include <ATen/ATen.h>
 #include <c10/core/UndefinedTensorImpl.h>
@@ -27,6 +27,8 @@
 #include <initializer_list>
 #include <mutex>
 #include <vector>
+
+#include "checks.h"
 
 namespace gnnkit {
 namespace memo {
@@ -104,4 +106,23 @@ inline void remember(const char* tag, std::initializer_list<at::Tensor> ts, std:
 }
 
 }  // namespace memo
+
+// csr_arg (checks.h) through the memo: the full O(N + E) check once per unchanged large
+// (rowptr, col, bound); the O(1) dtype / shape checks always.  Only for kernels that bounds-check
+// every row and id they read (see the top of this file).
+inline CsrArg csr_arg_memo(const at::Tensor& rowptr, const at::Tensor& col, int64_t bound) {
+  if (memo::seen("csr", {rowptr, col}, {bound})) {
+    check_csr(rowptr, col);
+    CsrArg c;
+    c.rowptr = rowptr;
+    c.col = col;
+    c.num_rows = rowptr.numel() - 1;
+    c.num_edges = col.numel();
+    return c;
+  }
+  CsrArg c = csr_arg(rowptr, col, bound);
+  memo::remember("csr", {rowptr, col}, {bound});
+  return c;
+}
+
 }  // namespace gnnkit

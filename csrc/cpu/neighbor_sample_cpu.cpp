@@ -281,22 +281,7 @@ void check_sample_weights(const at::Tensor& weight) {
   });
 }
 
-// The full checks through the validation memo (memo.h): sample_hop bounds-checks every row, id
-// and weight it reads, so a per-batch call on the same graph may skip the O(N + E) passes.
-CsrArg csr_arg_memo(const at::Tensor& rowptr, const at::Tensor& col, int64_t bound) {
-  if (memo::seen("csr", {rowptr, col}, {bound})) {
-    CsrArg c;
-    c.rowptr = rowptr;
-    c.col = col;
-    c.num_rows = rowptr.numel() - 1;
-    c.num_edges = col.numel();
-    return c;
-  }
-  CsrArg c = csr_arg(rowptr, col, bound);
-  memo::remember("csr", {rowptr, col}, {bound});
-  return c;
-}
-
+// The weight check through the validation memo (memo.h): choose() re-checks every weight it reads.
 void check_sample_weights_memo(const at::Tensor& weight) {
   if (memo::seen("sample_weights", {weight}, {})) return;
   check_sample_weights(weight);

@@ -137,3 +137,21 @@ def test_disk_graph(tmp_path):
     assert torch.equal(negative_sampling(dg, 1000, seed=2), negative_sampling(g, 1000, seed=2))
     assert torch.equal(corrupt_edges(dg, g.edge_index[:, :50], 4, seed=2),
                        corrupt_edges(g, g.edge_index[:, :50], 4, seed=2))
+
+
+def test_validation_memo_on_a_large_graph():
+    # >= 1M entries: the full CSR check is remembered (csrc/memo.h) and skipped on the next call;
+    # an in-place write (version counter) or a smaller id bound is checked in full again.
+    from gnnkit.ops._library import ops
+
+    n, deg = 1024, 1024
+    rowptr = torch.arange(0, n * deg + 1, deg)
+    col = torch.arange(deg).repeat(n)
+    for _ in range(2):
+        a, b = ops().negative_sample(rowptr, col, None, 64, 2 * deg, None, True, True, 0)
+        assert bool((b >= deg).all())  # every id < deg is an edge of every row
+    with pytest.raises(IndexError, match=r"col\[1000\] = 1000 is out of range \[0, 1000\)"):
+        ops().negative_sample(rowptr, col, None, 1, 1000, None, True, True, 0)
+    col[5] = 5000
+    with pytest.raises(IndexError, match=r"col\[5\] = 5000 is out of range \[0, 2048\)"):
+        ops().negative_sample(rowptr, col, None, 1, 2 * deg, None, True, True, 0)
