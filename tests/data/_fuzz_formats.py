@@ -36,9 +36,26 @@ from hypothesis import strategies as st
 
 PN, PE, PP = 60, 320, 3  # partition base: nodes, arcs, parts
 
+
+def _damage_entry(a: np.ndarray, how: str, i: int, j: int, out_of_range, negative) -> None:
+    """Damage entry ``i`` of ``a`` in place: an out-of-range or negative value, the dtype's
+    maximum ("huge"), a swap with entry ``j`` or a duplicate of it ("dup")."""
+    if how == "range":
+        a[i] = out_of_range
+    elif how == "negative":
+        a[i] = negative
+    elif how == "huge":
+        a[i] = np.iinfo(a.dtype).max
+    elif how == "swap":
+        a[i], a[j] = a[j], a[i]
+    else:
+        a[i] = a[j]
+
+
 # ============================================================================ child-side loader
 DRIVER_EXTRA = r'''
 import torch
+
 
 def _graph_from(npz):
     from gnnkit import Graph
@@ -311,16 +328,7 @@ def build_partition(corpus, kind: str, data) -> None:
         a = np.load(P / f"{name}.npy").copy()
         how = draw(st.sampled_from(["range", "negative", "swap", "dup", "huge"]))
         i, j = draw(st.integers(0, PN - 1)), draw(st.integers(0, PN - 1))
-        if how == "range":
-            a[i] = {"owner": PP, "local": PN, "inner": PN, "in_degree": a[i] + 1}[name]
-        elif how == "negative":
-            a[i] = -1
-        elif how == "huge":
-            a[i] = np.iinfo(a.dtype).max
-        elif how == "swap":
-            a[i], a[j] = a[j], a[i]
-        else:
-            a[i] = a[j]
+        _damage_entry(a, how, i, j, {"owner": PP, "local": PN, "inner": PN, "in_degree": a[i] + 1}[name], -1)
         _forge_npy(P, f"{name}.npy", a)
         desc, must_fail = f"book {name} {how} [{i}] [{j}]", False
     elif kind == "part_ids":
@@ -338,14 +346,8 @@ def build_partition(corpus, kind: str, data) -> None:
         i, j = draw(st.integers(0, a.shape[0] - 1)), draw(st.integers(0, a.shape[0] - 1))
         if name == "features":
             a[i, 0] = {"nan": np.nan, "range": np.inf, "negative": -np.inf}[how]
-        elif how == "range":
-            a[i] = {"nodes": PN, "eids": PE, "labels": -5}.get(name, PN)
-        elif how == "negative":
-            a[i] = -(2 ** 40)
-        elif how == "swap":
-            a[i], a[j] = a[j], a[i]
         else:
-            a[i] = a[j]
+            _damage_entry(a, how, i, j, {"nodes": PN, "eids": PE, "labels": -5}.get(name, PN), -(2 ** 40))
         _forge_npy(P, f"part-{p}/{name}.npy", a)
         desc, must_fail = f"part-{p} {name} {how} [{i}] [{j}]", False
     elif kind == "part_graph":
