@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gnnkit.cli import main
+sys.path.insert(0, str(Path(__file__).parent))
+from _cli import run_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--dataset", "csbm", "--nodes", "200", "--classes", "3", "--feature-dim", "8"]
@@ -168,15 +169,6 @@ def test_missing_dataset_from_flags_is_an_error(tmp_path):
 
 
 # ---------------------------------------------------------------------- errors (in-process)
-def run_main(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse usage errors
-        code = e.code
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
-
 def test_unknown_model_lists_the_registry(capsys, tmp_path):
     code, _, err = run_main(capsys, "bench", *TINY, "--model", "gcnn", "--out", tmp_path)
     assert code == 1

@@ -11,20 +11,11 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _cli import run_main  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def run_main(capsys, *argv):
-    """``gnnkit ARGV`` in-process (error paths: no 3 s torch import per case)."""
-    from gnnkit.cli import main
-
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def gnnkit(*args):

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 
-
-def run_main(capsys, *argv):
-    from gnnkit.cli import main
-
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+sys.path.insert(0, str(Path(__file__).parent))
+from _cli import run_main  # noqa: E402
 
 
 def _npz(path, n=9, classes=3):
