@@ -38,6 +38,7 @@
 
 #include "checks.h"
 #include "cpu/alias_table.h"
+#include "cpu/first_failure.h"
 #include "memo.h"
 #include "rng.h"
 
@@ -48,21 +49,6 @@ constexpr int kTries = 32;
 
 // Failure codes recorded in the parallel region, raised (smallest sample id first) afterwards.
 enum Fail : int { kNone = 0, kNoCandidate = 1, kBadRowptr = 2, kBadCol = 3 };
-
-struct FirstFail {
-  std::mutex mu;
-  int64_t sample = std::numeric_limits<int64_t>::max();
-  int code = kNone;
-  int64_t where = 0;
-  void report(int64_t i, int c, int64_t w) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (i < sample) {
-      sample = i;
-      code = c;
-      where = w;
-    }
-  }
-};
 
 template <typename index_t>
 struct Sampler {
@@ -250,7 +236,7 @@ std::vector<at::Tensor> negative_sample_cpu(const at::Tensor& rowptr_in, const a
   int64_t* oa = out_a.data_ptr<int64_t>();
   int64_t* ob = out_b.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed);
-  FirstFail fail;
+  FirstFailure fail;
 
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "negative_sample_cpu", [&] {
     Sampler<index_t> S{rp, col.data_ptr<index_t>(), R, C, E, wp, alias.get(), strict, exclude_self};

@@ -119,7 +119,7 @@ at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   int64_t* op = out.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed);
-  FirstWalkError err(W);  // smallest failing walk id wins
+  FirstWalkError err;  // smallest failing walk id wins
 
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "random_walk_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();

@@ -44,7 +44,7 @@ at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& 
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed);
   // walk_one checks every row / column entry before following it and reports the first bad one.
-  FirstWalkError err(B);
+  FirstWalkError err;
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "saint_random_walk_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();
     at::parallel_for(0, B, 64, [&](int64_t b, int64_t e) {

@@ -4,40 +4,29 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 
 #include "checks.h"
+#include "cpu/first_failure.h"
 #include "random_walk.h"
 
 namespace gnnkit {
 
 class FirstWalkError {
  public:
-  explicit FirstWalkError(int64_t num_walks) : walk_(num_walks), none_(num_walks) {}
-
   // A walk returned `code` != kOk at CSR row / position `where`.
-  void report(int64_t walk, int code, int64_t where) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (walk < walk_) {
-      walk_ = walk;
-      where_ = where;
-      code_ = code;
-    }
-  }
+  void report(int64_t walk, int code, int64_t where) { first_.report(walk, code, where); }
 
   // Throws the typed error (bad row: ValueError, bad column: IndexError) if any walk failed.
   template <typename index_t>
   void raise_if_any(const int64_t* rp, const index_t* cp, int64_t N, int64_t E) const {
-    if (walk_ >= none_) return;
-    if (code_ == walk::kBadRow) bad_row(where_, rp[where_], rp[where_ + 1], E);
-    bad_col(where_, static_cast<int64_t>(cp[where_]), N);
+    if (!first_.any()) return;
+    const int64_t w = first_.where;
+    if (first_.code == walk::kBadRow) bad_row(w, rp[w], rp[w + 1], E);
+    bad_col(w, static_cast<int64_t>(cp[w]), N);
   }
 
  private:
-  int64_t walk_, none_;
-  int64_t where_ = 0;
-  int code_ = walk::kOk;
-  std::mutex mu_;
+  FirstFailure first_;
 };
 
 }  // namespace gnnkit
