@@ -184,8 +184,9 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(),
                           reason="no CUDA device: the CUDA negative sampler is only compile-checked here")
 
 
-def _near_complete(n=6, missing=((0, 1), (2, 3), (4, 0))):
-    # 27 of the 30 non-loop arcs: 2E + 2N > N^2, so global strict sampling takes the count-weighted path
+def _near_complete(n=6, missing=((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (0, 3), (2, 5))):
+    # 22 of the 30 non-loop arcs, every node missing one out-arc: 2E + 2N > N^2, so global strict
+    # sampling takes the count-weighted path
     pairs = [(u, v) for u in range(n) for v in range(n) if u != v and (u, v) not in missing]
     return gnnkit.Graph.from_edge_index(torch.tensor(pairs).t(), num_nodes=n)
 
