@@ -10,8 +10,11 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "checks.h"
+#include "memo.h"
+#include "negative_sample.h"
 
 namespace gnnkit {
 
@@ -286,6 +289,116 @@ inline RandomWalkArgs check_random_walk(const at::Tensor& rowptr, const at::Tens
   a.start = contiguous_arg(start, "start").to(at::kLong);
   check_ids(a.start, N, "start");
   return a;
+}
+
+
+// ---------------------------------------------------------------------------- negative_sample
+// num_samples >= 0, num_candidates C >= 1; the CSR of the anchor rows (ids in [0, C), through
+// the validation memo on the CPU: csrc/memo.h); anchor None, or int32/int64 [M] on rowptr's
+// device with every id in [0, num_rows); without anchor, at least one row unless num_samples is
+// 0; weight None, or floating [C] on rowptr's device, finite and >= 0 with a positive finite sum.
+// Device checks come first: the dispatcher sends a call to the CUDA kernel when ANY tensor
+// argument is on CUDA.  Shared by csrc/cpu/negative_sample_cpu.cpp and
+// csrc/cuda/negative_sample_cuda.cu.
+struct NegativeSampleArgs {
+  CsrArg csr;
+  at::Tensor anchor;      // int64, contiguous; undefined: global pairs
+  at::Tensor weight;      // float64, contiguous; undefined: uniform candidates
+  at::Tensor weight_cum;  // CUDA only: inclusive prefix sums of weight (its last entry is weight_total)
+  double weight_total = 0;
+  int64_t M = 0, K = 0, n = 0;    // M rows of K samples, n = M * K
+  std::vector<int64_t> out_sizes;  // [M, K] per anchor, [M] global
+  int path = 0;                    // neg::Path
+};
+
+inline NegativeSampleArgs check_negative_sample(const at::Tensor& rowptr, const at::Tensor& col,
+                                                const c10::optional<at::Tensor>& anchor_opt, int64_t num_samples,
+                                                int64_t C, const c10::optional<at::Tensor>& weight_opt,
+                                                bool strict, bool exclude_self) {
+  TORCH_CHECK_VALUE(num_samples >= 0, "gnnkit: negative_sample: 'num_samples' must be >= 0, got ", num_samples);
+  TORCH_CHECK_VALUE(C >= 1, "gnnkit: negative_sample: 'num_candidates' must be >= 1 (the graph has no "
+                    "candidate nodes), got ", C);
+  check_csr(rowptr, col);
+  const at::Tensor anchor = opt_arg(anchor_opt), weight = opt_arg(weight_opt);
+  if (anchor.defined()) check_same_device(anchor, rowptr, "anchor", "rowptr");
+  if (weight.defined()) check_same_device(weight, rowptr, "weight", "rowptr");
+  NegativeSampleArgs A;
+  // the full CSR check (monotone rowptr, ids in [0, C)) runs even when nothing is drawn: a
+  // malformed graph is refused, never silently accepted; strided views are copied.  Through the
+  // validation memo on the CPU (memo.h): the kernel bounds-checks every row it reads (kBadRowptr)
+  // and every id it uses as an index (kBadCol), so a per-batch call on the same large graph skips
+  // the O(N + E) pass (18 ms per call at E = 10M, more than drawing 1024 negatives)
+  A.csr = csr_arg_memo(rowptr, col, C);
+  const int64_t R = A.csr.num_rows;
+  if (anchor.defined()) {
+    check_index_dtype(anchor, "anchor");
+    check_dim(anchor, 1, "anchor", "[num_anchors]");
+    A.anchor = contiguous_arg(anchor, "anchor").to(at::kLong);
+    check_ids(A.anchor, R, "negative_sample: anchor");
+  } else {
+    TORCH_CHECK_VALUE(R >= 1 || num_samples == 0, "gnnkit: negative_sample: the graph has no nodes "
+                      "('rowptr' has one entry); cannot draw ", num_samples, " negative pairs");
+  }
+  if (weight.defined()) {
+    check_float_dtype(weight, "weight");
+    check_dim(weight, 1, "weight", "[num_candidates]");
+    TORCH_CHECK_VALUE(weight.numel() == C, "gnnkit: negative_sample: 'weight' must have shape [", C,
+                      "] (one per candidate), got ", shape_str(weight));
+    A.weight = weight.to(at::kDouble).contiguous();
+    int64_t first = C;
+    if (A.weight.device().is_cpu()) {
+      const double* wp = A.weight.data_ptr<double>();
+      for (int64_t i = 0; i < C && first == C; ++i) {
+        if (!(std::isfinite(wp[i]) && wp[i] >= 0)) first = i;
+        else A.weight_total += wp[i];  // in index order: AliasTable's total, bit for bit
+      }
+    } else {
+      const auto bad = A.weight.isfinite().logical_and_(A.weight >= 0).logical_not_();
+      const auto ids = at::arange(C, A.weight.options().dtype(at::kLong));
+      first = at::where(bad, ids, at::full({}, C, ids.options())).min().item<int64_t>();
+    }
+    TORCH_CHECK_VALUE(first == C, "gnnkit: negative_sample: 'weight' must be finite and >= 0, got weight[",
+                      first, "] = ", (first < C ? A.weight[first].item<double>() : 0.0));
+    if (!A.weight.device().is_cpu()) {
+      A.weight_cum = at::cumsum(A.weight, 0);
+      A.weight_total = A.weight_cum[C - 1].item<double>();
+    }
+    TORCH_CHECK_VALUE(A.weight_total > 0, "gnnkit: negative_sample: 'weight' sums to 0; no candidate can be drawn");
+    TORCH_CHECK_VALUE(std::isfinite(A.weight_total), "gnnkit: negative_sample: 'weight' sums to ", A.weight_total,
+                      " (overflow); rescale the weights");
+  }
+  const bool global = !anchor.defined();
+  A.M = global ? num_samples : A.anchor.numel();
+  A.K = global ? 1 : num_samples;
+  A.n = checked_mul(A.M, A.K, "negatives");
+  A.out_sizes = global ? std::vector<int64_t>{A.M} : std::vector<int64_t>{A.M, A.K};
+  A.path = neg::choose_path(global, strict, weight.defined(), exclude_self, R, C, A.csr.num_edges);
+  return A;
+}
+
+// The typed error of a failed negative_sample kernel: code (neg::Fail) at `where` (a row, a CSR
+// position, or -1: the whole graph) for sample `item`; returns when code is neg::kNone.
+inline void raise_negative_sample_failure(int code, int64_t where, int64_t item, const NegativeSampleArgs& A,
+                                          int64_t num_samples, int64_t C, bool exclude_self) {
+  if (code == neg::kBadRowptr) {
+    const at::Tensor& rp = A.csr.rowptr;
+    bad_row(where, rp[where].item<int64_t>(), rp[where + 1].item<int64_t>(), A.csr.num_edges);
+  }
+  if (code == neg::kBadCol)
+    TORCH_CHECK_VALUE(false, "gnnkit: negative_sample: 'col' must hold sorted rows of ids in [0, ", C,
+                      ") (num_candidates); the row containing col[", where, "] is not");
+  if (code == neg::kNoCandidate) {
+    if (where < 0)
+      TORCH_CHECK_VALUE(false, "gnnkit: negative_sample: cannot draw ", num_samples, " negative pairs: "
+                        "the graph is complete (every pair is an edge", exclude_self ? " or a self-loop" : "",
+                        "); use strict=False or a graph with non-edges");
+    TORCH_CHECK_VALUE(false, "gnnkit: negative_sample: anchor node ", where, " has no admissible "
+                      "negative among the ", C, " candidates (it is linked to all of them",
+                      exclude_self ? ", self excluded" : "", "); strict mode cannot meet the request");
+  }
+  TORCH_CHECK(code != neg::kStuck, "gnnkit: negative_sample: internal: pair ", item, " was rejected ",
+              neg::kMaxPairDraws, " times although each draw is accepted with probability >= 1/2");
+  TORCH_CHECK(code == neg::kNone, "gnnkit: negative_sample: internal: unknown failure code ", code);
 }
 
 }  // namespace gnnkit

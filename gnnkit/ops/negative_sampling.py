@@ -31,10 +31,10 @@ from torch's generator unless given.
 one thread per requested negative, same modes, checks and errors as the CPU kernel, and outputs
 on that device); anchors / edges on another device than the graph raise a :class:`ValueError`.
 The CUDA sampler is also keyed by ``(seed, i)`` only, so its output does not depend on the launch
-configuration.  With ``distribution='uniform'`` it repeats the CPU kernel's draws step by step
-and is meant to return the CPU's output exactly; with ``'degree'`` it draws candidates by
-inverting the CDF instead of the CPU's alias table: the same distribution, but a different
-output for the same seed.  (As of its first commit the CUDA kernel was compile-checked on a
+configuration.  Both kernels run one per-sample implementation (``csrc/negative_sample.h``), so
+with ``distribution='uniform'`` the CUDA output is meant to equal the CPU's exactly; with
+``'degree'`` the backends draw a weighted candidate differently (CPU: alias table, CUDA: inverse
+CDF): the same distribution, but a different output for the same seed.  (As of its first commit the CUDA kernel was compile-checked on a
 machine without a GPU; ``tests/ops/test_negative_sampling.py`` holds the tests that run it.)
 """
 from __future__ import annotations

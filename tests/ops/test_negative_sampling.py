@@ -176,6 +176,16 @@ def test_unsorted_row_is_reported_in_strict_enumeration():
         ops().negative_sample(rp, col, None, 1, 2, None, True, True, 0)
 
 
+def test_weight_sum_overflow_is_refused():
+    # finite weights whose sum overflows: refused on every device (check_negative_sample), never
+    # drawn from an alias table or CDF built on an infinite total
+    from gnnkit.ops._library import ops
+    rp, col = torch.tensor([0, 1, 1]), torch.tensor([1])
+    w = torch.tensor([1e308, 1e308], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"'weight' sums to inf \(overflow\)"):
+        ops().negative_sample(rp, col, torch.tensor([1]), 1, 2, w, True, True, 0)
+
+
 # ------------------------------------------------------------------ CUDA (csrc/cuda/negative_sample_cuda.cu)
 # These run only where a GPU is present (the CUDA kernel is compile-checked everywhere else by
 # tests/test_cuda_sources.py).  With a GPU but an extension built without its CUDA kernels they
@@ -218,8 +228,8 @@ def test_cuda_strict_negatives_are_non_edges():
 
 @cuda
 def test_cuda_uniform_equals_cpu():
-    # weight None: the CUDA kernel repeats the CPU kernel's draws from the same (seed, i) streams
-    # (csrc/cuda/negative_sample_cuda.cu, header), so the outputs are equal, on every path
+    # weight None: both kernels run the per-sample code of csrc/negative_sample.h on the same
+    # (seed, i) streams, so the outputs are equal, on every path
     g = _graph(200, 3000)
     gc = g.to("cuda")
     assert torch.equal(negative_sampling(gc, 20000, seed=7).cpu(), negative_sampling(g, 20000, seed=7))
