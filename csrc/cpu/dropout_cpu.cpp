@@ -17,7 +17,8 @@
 //   one multiply and one store; the loop is compiled for the x86-64 baseline, AVX2 and AVX-512
 //   (picked at run time, or with GNNKIT_DROPOUT_ISA = generic | avx2 | avx512) and split over
 //   at::parallel_for above kSerialWork elements (smaller tensors stay on the calling thread: the
-//   threading policy of gnnkit/_threads.py).
+//   threading policy of gnnkit/_threads.py).  Large outputs get the transparent-huge-page hint
+//   (cpu/huge_pages.h) before their first touch.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -29,6 +30,7 @@
 #include <string>
 
 #include "checks.h"
+#include "cpu/huge_pages.h"
 #include "rng.h"
 
 namespace gnnkit {
@@ -221,6 +223,7 @@ at::Tensor dropout_cpu(const at::Tensor& x_in, double p, int64_t seed_in, bool r
   at::Tensor out = alloc("out", x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
   const int64_t n = x.numel();
   if (n == 0) return out;
+  advise_huge_pages(out);  // before the first touch: a [150k, 128] output is ~19k 4 KiB faults
   const uint64_t seed = static_cast<uint64_t>(seed_in);
   const uint32_t t = threshold(p);
   const double s = 1.0 / (1.0 - p);
@@ -259,6 +262,7 @@ at::Tensor dropout_relu_backward_cpu(const at::Tensor& grad_in, const at::Tensor
   at::Tensor gx = alloc("grad_x", g.sizes(), g.options().memory_format(at::MemoryFormat::Contiguous));
   const int64_t n = g.numel();
   if (n == 0) return gx;
+  advise_huge_pages(gx);
   const double s = 1.0 / (1.0 - p);
   const Isa variant = isa();
   const void* gp = g.data_ptr();
