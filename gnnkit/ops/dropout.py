@@ -50,9 +50,10 @@ def dropout(x: Tensor, p: float, training: bool = True, *, relu: bool = False,
         A new contiguous tensor of ``x``'s shape and dtype (``x`` itself when nothing is dropped
         and ``relu`` is off).
 
-    >>> x = torch.ones(2, 4)
-    >>> y = dropout(x, 0.5, seed=7)
-    >>> sorted(set(y.flatten().tolist())) == [0.0, 2.0] or y.flatten().tolist()
+    >>> y = dropout(torch.ones(2, 4), 0.5, seed=7)
+    >>> set(y.flatten().tolist()) <= {0.0, 2.0}
+    True
+    >>> torch.equal(y, dropout(torch.ones(2, 4), 0.5, seed=7))  # a pure function of the seed
     True
     """
     if not isinstance(x, Tensor):
