@@ -86,8 +86,9 @@ TORCH_LIBRARY(gnnkit, m) {
   m.def("neighbor_sample_hop(Tensor rowptr, Tensor col, Tensor nodes, Tensor keys, int num_src, "
         "int fanout, Tensor? weight, int seed, int hop) -> Tensor[]");
   m.def("saint_random_walk(Tensor rowptr, Tensor col, Tensor start, int walk_length, int seed) -> Tensor");
-  // Negative sampling (csrc/cpu/negative_sample_cpu.cpp; CPU only).  rowptr/col: CSR grouped by the
-  // kept endpoint (row a = sorted partners b of a).  anchor [M]: K = num_samples negatives per anchor
+  // Negative sampling (csrc/cpu/negative_sample_cpu.cpp, csrc/cuda/negative_sample_cuda.cu).
+  // rowptr/col: CSR grouped by the kept endpoint (row a = sorted partners b of a).
+  // anchor [M]: K = num_samples negatives per anchor
   // -> (a [M,K], b [M,K]); anchor None: num_samples pairs uniform over non-edges -> (a [S], b [S]).
   // b in [0, num_candidates), uniform or proportional to weight [num_candidates]; strict rejects
   // edges, exclude_self rejects b == a.  Sample i uses stream (seed, i).

@@ -26,12 +26,23 @@ Works on :class:`gnnkit.Graph` and on memory-mapped :class:`gnnkit.data.DiskGrap
 the mapped CSR in place).  Reproducible: sample ``i`` draws from the counter-keyed stream
 ``(seed, i)`` (``csrc/rng.h``), so the output is identical for any thread count; the seed comes
 from torch's generator unless given.
+
+**Devices.**  A graph on a CUDA device runs the CUDA kernel (``csrc/cuda/negative_sample_cuda.cu``,
+one thread per requested negative, same modes, checks and errors as the CPU kernel, and outputs
+on that device); anchors / edges on another device than the graph raise a :class:`ValueError`.
+The CUDA sampler is also keyed by ``(seed, i)`` only, so its output does not depend on the launch
+configuration.  With ``distribution='uniform'`` it repeats the CPU kernel's draws step by step
+and is meant to return the CPU's output exactly; with ``'degree'`` it draws candidates by
+inverting the CDF instead of the CPU's alias table: the same distribution, but a different
+output for the same seed.  (As of its first commit the CUDA kernel was compile-checked on a
+machine without a GPU; ``tests/ops/test_negative_sampling.py`` holds the tests that run it.)
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from gnnkit._ext import BUILD_HINT, ExtensionError, has_cuda
 from gnnkit.ops._library import ops
 from gnnkit.graphlike import as_graph as _as_graph
 from gnnkit.ops.random_walk import draw_seed
@@ -92,9 +103,22 @@ def _check_count(value, name: str, where: str) -> int:
     return value
 
 
-def _node_ids(x, name: str, n: int, where: str) -> Tensor:
+def _check_device(g, where: str) -> torch.device:
+    """The graph's device; a CUDA graph needs the extension's CUDA kernels (no silent CPU copy)."""
+    device = g.indptr.device
+    if device.type == "cuda" and not has_cuda():
+        raise ExtensionError(f"{where}: the graph is on {device} but gnnkit._C was built without its CUDA "
+                             f"kernels (negative_sample has no CUDA kernel in this build); {BUILD_HINT} on a "
+                             "machine with nvcc and a CUDA build of torch, or move the graph with .to('cpu')")
+    return device
+
+
+def _node_ids(x, name: str, n: int, where: str, device: torch.device) -> Tensor:
     if not isinstance(x, Tensor):
-        x = torch.as_tensor(x)
+        x = torch.as_tensor(x, device=device)
+    if x.device != device:
+        raise ValueError(f"{where}: '{name}' is on {x.device} but the graph is on {device}; move one "
+                         "with .to()")
     if x.dtype.is_floating_point or x.dtype == torch.bool or x.is_complex():
         raise TypeError(f"{where}: '{name}' must hold integer node ids, got dtype {x.dtype}")
     x = x.to(torch.long)
@@ -131,10 +155,12 @@ def negative_sampling(graph, num_samples: int | None = None, *, strict: bool = T
         seed (int, optional): explicit 64-bit seed; by default drawn from ``generator``.
 
     Returns:
-        Tensor: int64 ``[2, num_samples]``, row 0 the sources, row 1 the destinations.
+        Tensor: int64 ``[2, num_samples]``, row 0 the sources, row 1 the destinations, on the
+        graph's device (a CUDA graph runs the CUDA kernel; see the module docstring).
 
     Raises:
         ValueError: empty graph, negative ``num_samples``, or (strict) a complete graph.
+        ExtensionError: a CUDA graph with an extension built without CUDA kernels.
 
     >>> import torch, gnnkit
     >>> g = gnnkit.Graph.from_edge_index(torch.tensor([[0, 1], [1, 2]]), num_nodes=3)
@@ -145,6 +171,7 @@ def negative_sampling(graph, num_samples: int | None = None, *, strict: bool = T
     g = _as_graph(graph)
     where = "negative_sampling"
     n = _check_nonempty(g, where)
+    _check_device(g, where)
     num_samples = g.num_edges if num_samples is None else _check_count(num_samples, "num_samples", where)
     w = _weights(g, distribution, power)
     seed = draw_seed(generator) if seed is None else int(seed)
@@ -165,25 +192,27 @@ def sample_negatives(graph, anchors, num_negatives: int = 1, *, side: str = "dst
 
     Args:
         graph (Graph or DiskGraph): the graph whose arcs are excluded.
-        anchors (Tensor): int node ids ``[M]``.
+        anchors (Tensor): int node ids ``[M]``, on the graph's device (a list is moved there).
         num_negatives (int): negatives per anchor ``K`` (default: ``1``).
         side (str): the corrupted endpoint, ``'dst'`` or ``'src'`` (default: ``'dst'``).
         strict, exclude_self, distribution, power, seed, generator: as in :func:`negative_sampling`.
 
     Returns:
-        Tensor: int64 ``[M, K]``.
+        Tensor: int64 ``[M, K]`` on the graph's device (CUDA graphs: the CUDA kernel).
 
     Raises:
         IndexError: an anchor outside ``[0, N)``.
-        ValueError: empty graph, or (strict) an anchor linked to every candidate.
+        ValueError: empty graph, ``anchors`` on another device than the graph, or (strict) an
+            anchor linked to every candidate.
     """
     g = _as_graph(graph)
     where = "sample_negatives"
     n = _check_nonempty(g, where)
+    device = _check_device(g, where)
     if side not in ("src", "dst"):
         raise ValueError(f"{where}: side must be 'src' or 'dst', got {side!r}")
     num_negatives = _check_count(num_negatives, "num_negatives", where)
-    anchors = _node_ids(anchors, "anchors", n, where)
+    anchors = _node_ids(anchors, "anchors", n, where, device)
     if anchors.dim() != 1:
         raise ValueError(f"{where}: 'anchors' must be a 1-D tensor of node ids, got shape {tuple(anchors.shape)}")
     w = _weights(g, distribution, power)
@@ -199,16 +228,17 @@ def corrupt_edges(graph, edge_index, num_negatives: int = 1, *, side: str = "dst
 
     ``edge_index`` ``[2, P]`` (sources, destinations).  ``side='dst'`` keeps the sources and
     returns negative destinations ``[P, K]``; ``side='src'`` keeps the destinations and returns
-    negative sources.  Keyword arguments as in :func:`sample_negatives`.
+    negative sources.  Keyword arguments as in :func:`sample_negatives`.  ``edge_index`` must be
+    on the graph's device (``ValueError`` otherwise); the result is there too.
     """
     where = "corrupt_edges"
+    g = _as_graph(graph)
     if not isinstance(edge_index, Tensor):
-        edge_index = torch.as_tensor(edge_index)
+        edge_index = torch.as_tensor(edge_index, device=g.indptr.device)
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"{where}: 'edge_index' must have shape [2, P], got {tuple(edge_index.shape)}")
     if side not in ("src", "dst"):
         raise ValueError(f"{where}: side must be 'src' or 'dst', got {side!r}")
-    g = _as_graph(graph)
     n = _check_nonempty(g, where)
-    edge_index = _node_ids(edge_index, "edge_index", n, where)
+    edge_index = _node_ids(edge_index, "edge_index", n, where, g.indptr.device)
     return sample_negatives(g, edge_index[0 if side == "dst" else 1], num_negatives, side=side, **kwargs)
