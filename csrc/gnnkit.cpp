@@ -100,6 +100,13 @@ TORCH_LIBRARY(gnnkit, m) {
   // Returns the number of (centre, context) pairs trained.
   m.def("sgns_train(Tensor walks, Tensor(a!) emb_in, Tensor(b!) emb_out, Tensor noise, Tensor? keep, "
         "int window, int negatives, float lr, float min_lr, int walk_offset, int total_walks, int seed) -> int");
+  // Inverted dropout (csrc/cpu/dropout_cpu.cpp; CPU only): y = a(x) * [u_i >= t] / (1 - p), a = ReLU
+  // if relu else identity, u_i = rng::dropout_bits(seed, i) (csrc/rng.h) over the logical row-major
+  // index i, t = min(round(p 2^32), 2^32 - 1); p in [0, 1).  Returns a contiguous tensor like x.
+  // The mask depends on (seed, i) only: the backward of relu=False is dropout(grad, p, seed, False).
+  m.def("dropout(Tensor x, float p, int seed, bool relu=False) -> Tensor");
+  // Backward of dropout(..., relu=True) from its output: grad_x = grad / (1 - p) where out > 0, else 0.
+  m.def("dropout_relu_backward(Tensor grad, Tensor out, float p) -> Tensor");
   // Row gather for the loader's feature fetcher (csrc/cpu/gather_cpu.cpp, CPU only): out[k] = src[index[k]].
   m.def("gather_rows(Tensor src, Tensor index) -> Tensor");
 }

@@ -86,5 +86,28 @@ struct Xoshiro256 {
   }
 };
 
+// ---------------------------------------------------------------------------- dropout bits
+// Counter-based 32-bit uniforms for the dropout op (csrc/cpu/dropout_cpu.cpp): element i of a
+// call keyed by `seed` reads word (i & 1) (0 = low 32 bits) of output number i >> 1 of the
+// SplitMix64 stream started at `seed`, i.e. of fmix64(seed + ((i >> 1) + 1) * gamma).  SplitMix64
+// (Steele, Lea & Flood, OOPSLA 2014; Java's SplittableRandom) passes BigCrush; each output is a
+// pure function of (seed, counter), so no state is carried between elements, threads or the
+// forward and backward passes.  Two calls with seeds s1 != s2 share outputs only if
+// s2 - s1 = k * gamma (mod 2^64) with |k| below the element count: probability ~ n / 2^63 for
+// seeds drawn from torch's generator.
+constexpr uint64_t kSplitMixGamma = 0x9E3779B97F4A7C15ULL;
+
+GNNKIT_RNG_HD uint64_t splitmix64_fmix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The 32-bit uniform of element i (see above); the vectorised kernel computes the same words.
+GNNKIT_RNG_HD uint32_t dropout_bits(uint64_t seed, uint64_t i) {
+  const uint64_t h = splitmix64_fmix(seed + ((i >> 1) + 1) * kSplitMixGamma);
+  return static_cast<uint32_t>((i & 1) ? (h >> 32) : h);
+}
+
 }  // namespace rng
 }  // namespace gnnkit

@@ -242,6 +242,11 @@ def train_epoch(g, xm, ym, train, max_batches, prefetch, seed=0):
             "prefetch": prefetch}
 
 
+def _addmm_flop(self_shape, a_shape, b_shape, out_shape=None, **kwargs) -> int:
+    """FLOPs of ``self.addmm_(a, b)``: 2 m k n (FlopCounterMode passes shapes)."""
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
 def profile_phases(g, xm, ym, train, batches, seed=0):
     """Phase by phase, in the calling thread (no overlap): sample (C++ op), block construction
     (Python wrapping of the op's CSR), feature / label gather from the memory maps, forward,
@@ -302,7 +307,9 @@ def profile_phases(g, xm, ym, train, batches, seed=0):
     res["pregathered_fwd_bwd_s"] = round(tfb / steps, 4)
     flops = []
     for x, blocks, y in kept:
-        with FlopCounterMode(display=False) as fc:
+        # torch's table covers mm/addmm but not the in-place addmm_ (SAGEConv's fused step
+        # accumulates its root term with it): count it with the same formula
+        with FlopCounterMode(display=False, custom_mapping={torch.ops.aten.addmm_: _addmm_flop}) as fc:
             from torch.nn import functional as Fn
 
             Fn.cross_entropy(model(x, blocks), y).backward()

@@ -17,6 +17,7 @@ __all__ = [
     "sddmm_reference",
     "edge_softmax_reference",
     "gat_attention_reference",
+    "dropout_reference",
     "dataset_root",
     "roc_auc_pairwise",
     "average_precision_reference",
@@ -82,6 +83,36 @@ def gat_attention_reference(graph, x, alpha_src, alpha_dst, negative_slope=0.2, 
     msg = x[src] * alpha.unsqueeze(-1)
     out = x.new_zeros((graph.indptr.numel() - 1,) + tuple(x.shape[1:]))
     return out.index_add(0, dst, msg)
+
+
+def dropout_reference(x, p, seed, relu=False):
+    """Oracle of :func:`gnnkit.ops.dropout` with a given ``seed``: the SplitMix64 words of
+    ``csrc/rng.h::dropout_bits`` in numpy uint64 arithmetic, ``keep = u >= min(round(p 2^32),
+    2^32 - 1)``, then ``a(x) * keep / (1 - p)`` computed in float64 and cast to ``x``'s dtype
+    (for float32 / bfloat16 / float16 inputs the kernel's fp32 product rounds the same way).
+    Returns ``(y, keep)``."""
+    import numpy as np
+
+    n = x.numel()
+    i = np.arange(n, dtype=np.uint64)
+    one = np.uint64(1)
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed % 2**64) + ((i >> one) + one) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    u = np.where(i & one, z >> np.uint64(32), z & np.uint64(0xFFFFFFFF))
+    t = min(round(p * 2**32), 2**32 - 1)
+    keep = torch.from_numpy(u >= np.uint64(t)).reshape(x.shape)
+    v = x.detach().double()
+    if relu:
+        v = v.clamp_min(0)  # NaN stays NaN, as in the kernel
+    scale = 1.0 / (1.0 - p)
+    if x.dtype != torch.float64:  # the kernel multiplies in fp32 by the fp32 scale
+        y = (v.float() * (keep.float() * torch.tensor(scale, dtype=torch.float32))).to(x.dtype)
+    else:
+        y = v * (keep.double() * scale)
+    return y, keep
 
 
 def dataset_root() -> Path | None:

@@ -69,11 +69,12 @@ class MLP(ChannelLayer):
         if graph is not None and not isinstance(graph, Tensor) and _utils.is_block(graph):
             x = _utils.first_rows(x, graph.num_nodes)
         act = _ACTIVATIONS[self.activation]
+        x = _utils.dropout(x, self.dropout, self.training)
         for i, lin in enumerate(self.lins):
-            x = _utils.dropout(x, self.dropout, self.training)
             x = lin(x)
             if i < self.num_layers - 1:
-                x = act(x)
+                # the activation, then the next layer's input dropout (one pass for ReLU)
+                x = _utils.activation_dropout(x, act, self.dropout, self.training)
         return x
 
     def __repr__(self) -> str:

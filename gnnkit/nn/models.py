@@ -58,14 +58,15 @@ class _ConvStack(nn.Module):
         """``x [N, F_in]`` and a graph (used by every layer) or a list of ``num_layers`` blocks
         -> logits ``[N_dst, F_out]``."""
         norms = getattr(self, "norms", None)
+        if self.input_dropout:
+            x = _utils.dropout(x, self.dropout, self.training)
         for i, conv in enumerate(self.convs):
-            if i > 0 or self.input_dropout:
-                x = _utils.dropout(x, self.dropout, self.training)
             x = conv(x, _utils.layer_graph(graph, i, self.num_layers))
             if i < self.num_layers - 1:
                 if norms is not None:
                     x = norms[i](x)
-                x = self.activation(x)
+                # the activation, then the next layer's input dropout (one pass for ReLU)
+                x = _utils.activation_dropout(x, self.activation, self.dropout, self.training)
         return x
 
 

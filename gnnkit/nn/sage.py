@@ -15,7 +15,6 @@ are the first sources), so the same model trains full-batch or on sampled neighb
 """
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit.nn import _utils
@@ -78,7 +77,7 @@ class SAGE(nn.Module):
         for i, conv in enumerate(self.convs):
             x = conv(x, graph[i] if blocks else graph)
             if i < self.num_layers - 1:
-                x = _utils.dropout(F.relu(self.norms[i](x)), self.dropout, self.training)
+                x = _utils.dropout(self.norms[i](x), self.dropout, self.training, relu=True)
         return x
 
     def __repr__(self) -> str:

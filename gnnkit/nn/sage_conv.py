@@ -8,6 +8,7 @@ from torch.nn import functional as F
 from gnnkit.graph import Graph
 from gnnkit.nn import _utils
 from gnnkit.nn._layer import ChannelLayer
+from gnnkit.nn._sage_fused import sage_mean_root
 from gnnkit.ops import spmm
 
 __all__ = ["SAGEConv"]
@@ -40,7 +41,10 @@ class SAGEConv(ChannelLayer):
     as there.  Optionally the output is L2-normalised (``normalize``).  The layer does not apply
     an activation.  For a directed graph it aggregates along the arcs only; see Dir-GNN for
     both directions.  For ``'mean'``/``'sum'`` it applies :math:`\mathbf{W}_2` before or after
-    aggregating, whichever costs fewer flops (same result up to rounding).
+    aggregating, whichever costs fewer flops (same result up to rounding).  When it aggregates
+    first (mean/sum) on one feature tensor, the step runs as one autograd node
+    (:mod:`gnnkit.nn._sage_fused`: the root term accumulates into the GEMM, and the slice
+    ``x[:N_dst]`` gets no zero-filled full-size gradient).
 
     On a sampled bipartite block (:class:`gnnkit.sampling.Block`) the destination nodes are the
     first ``N_dst`` source nodes, so :math:`\mathbf{x}_i` is ``x[:N_dst]``; a pair
@@ -117,16 +121,24 @@ class SAGEConv(ChannelLayer):
         fin, fout, E = self.lin_l.in_features, self.out_channels, g.indices.numel()
         first = x_src.size(0) * fin * fout + E * fout < E * fin + n_dst * fin * fout
         wdt = self.lin_l.weight.dtype
-        if self.aggr in ("mean", "sum") and first:
-            out = spmm(g, F.linear(x_src.to(wdt), self.lin_l.weight), reduce=self.aggr)
-            if self.lin_l.bias is not None:
-                out = out + self.lin_l.bias
+        fused = (self.aggr in ("mean", "sum") and not first and self.lin_r is not None
+                 and not isinstance(x, (tuple, list)) and x_src.dtype == wdt
+                 and x_src.layout == torch.strided and not torch.is_autocast_enabled(x_src.device.type))
+        if fused:
+            # one autograd node: root term accumulated into the GEMM, no zero-filled slice gradient
+            out = sage_mean_root(x_src, g, self.lin_l.weight, self.lin_l.bias, self.lin_r.weight, self.aggr)
         else:
-            # low-precision features (e.g. bf16 storage) are aggregated as they are -- the
-            # kernels accumulate in fp32 -- and the mean enters the linear map in its dtype
-            out = self.lin_l(spmm(g, x_src, reduce=self.aggr).to(wdt))
-        if self.lin_r is not None:
-            out = out + self.lin_r(x_dst.to(wdt))
+            if self.aggr in ("mean", "sum") and first:
+                out = spmm(g, F.linear(x_src.to(wdt), self.lin_l.weight), reduce=self.aggr)
+            else:
+                # low-precision features (e.g. bf16 storage) are aggregated as they are -- the
+                # kernels accumulate in fp32 -- and the mean enters the linear map in its dtype
+                out = F.linear(spmm(g, x_src, reduce=self.aggr).to(wdt), self.lin_l.weight)
+            if self.lin_r is not None:
+                # the bias rides on the root GEMM (one add of the two terms instead of two)
+                out = out + F.linear(x_dst.to(wdt), self.lin_r.weight, self.lin_l.bias)
+            elif self.lin_l.bias is not None:
+                out = out + self.lin_l.bias
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out

@@ -8,11 +8,13 @@
 ``enumerate_paths``    shortest / all-shortest / simple paths up to length K (bounded, refused early)
 ``random_walk``        uniform / node2vec (rejection) walks; ``restart_walk``, ``ppr_monte_carlo``
 ``negative_sampling``  strict / degree-biased negatives: global pairs, per-anchor, corrupted edges
+``dropout``            inverted dropout (optionally fused with ReLU), counter-based mask, no stored mask
 =====================  ======================================================================
 
 Every op has autograd and a plain-PyTorch oracle in :mod:`gnnkit.testing`.
 """
 from gnnkit.ops.attention import gat_attention
+from gnnkit.ops.dropout import dropout
 from gnnkit.ops.negative_sampling import corrupt_edges, negative_sampling, sample_negatives
 from gnnkit.ops.paths import PathCountError, count_paths, enumerate_paths, path_count_bound
 from gnnkit.ops.random_walk import ppr_monte_carlo, random_walk, restart_walk
@@ -22,5 +24,5 @@ from gnnkit.ops.spmm import REDUCTIONS, spmm
 
 __all__ = ["spmm", "sddmm", "edge_softmax", "gat_attention", "random_walk", "restart_walk",
            "ppr_monte_carlo", "negative_sampling", "sample_negatives", "corrupt_edges",
-           "enumerate_paths", "count_paths", "path_count_bound",
+           "enumerate_paths", "count_paths", "path_count_bound", "dropout",
            "PathCountError", "REDUCTIONS"]

@@ -303,3 +303,23 @@ def register() -> None:
                                                     f"{_shape(src)}")
         _ids(index, "index")
         return src.new_empty((index.shape[0], *src.shape[1:]))
+
+    def _dropout_p(p, op):
+        torch._check_value(0.0 <= p < 1.0, lambda: f"gnnkit: {op}: 'p' must be in [0, 1), got {p}")
+
+    @_fake("dropout")
+    def _(x, p, seed, relu=False):
+        _float(x, "x")
+        _dropout_p(p, "dropout")
+        return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+    @_fake("dropout_relu_backward")
+    def _(grad, out, p):
+        _float(grad, "grad")
+        _float(out, "out")
+        _dropout_p(p, "dropout_relu_backward")
+        _same_dtype(out, grad, "out", "grad")
+        torch._check_value(grad.shape == out.shape,
+                           lambda: f"gnnkit: dropout_relu_backward: 'grad' has shape {_shape(grad)} but "
+                                   f"'out' has shape {_shape(out)}; they must match")
+        return torch.empty_like(grad, memory_format=torch.contiguous_format)

@@ -163,3 +163,19 @@ def _register():
         return None, None, gx, gas, gad, None, None, None, None, None, None
 
     torch.library.register_autograd(lib + "gat_attention", gat_backward, setup_context=gat_setup)
+
+    # ---------------------------------------------------------------- dropout (counter-based mask)
+    def dropout_setup(ctx, inputs, output):
+        x, p, seed, relu = inputs
+        ctx.p, ctx.seed, ctx.relu = p, seed, relu
+        if relu:
+            ctx.save_for_backward(output)  # y > 0 <=> kept and x > 0: no random bits needed
+
+    def dropout_backward(ctx, grad):
+        if ctx.relu:
+            (out,) = ctx.saved_tensors
+            return torch.ops.gnnkit.dropout_relu_backward(grad, out, ctx.p), None, None, None
+        # dropout is linear in x with the same mask for every input: apply it to the gradient
+        return torch.ops.gnnkit.dropout(grad, ctx.p, ctx.seed, False), None, None, None
+
+    torch.library.register_autograd(lib + "dropout", dropout_backward, setup_context=dropout_setup)

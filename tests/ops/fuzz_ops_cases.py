@@ -942,6 +942,52 @@ def _gather_rows(draw):
                 (lambda out: close(out.double(), src[index.long()].double())), valid, f"{d1} {kind}")
 
 
+def dropout_p(draw):
+    """(p, valid): p in [0, 1) or a malformed probability."""
+    kind = draw(st.sampled_from(["ok", "ok", "ok", "zero", "one", "negative", "nan", "inf"]))
+    p = {"zero": 0.0, "one": 1.0, "negative": -0.25, "nan": NAN, "inf": INF}.get(
+        kind, draw(st.floats(0.0, 0.999)))
+    return p, kind in ("ok", "zero")
+
+
+@case("dropout")
+def _dropout(draw):
+    from gnnkit.testing import dropout_reference
+
+    shape = tuple(draw(st.lists(st.integers(0, 40), min_size=1, max_size=3)))
+    dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.bfloat16]))
+    x, valid, d1 = features(draw, shape, dtype=dtype, rows_fixed=False)
+    if d1.endswith("wrong_dim"):
+        valid = True  # any shape is valid
+    p, vp = dropout_p(draw)
+    seed = draw(st.integers(-2**63, 2**63 - 1))
+    relu = draw(st.booleans())
+
+    def check(out):
+        want, _ = dropout_reference(x, p, seed, relu)
+        assert out.shape == x.shape and out.dtype == x.dtype and out.is_contiguous()
+        torch.testing.assert_close(out, want, equal_nan=True, rtol=0, atol=0)
+    return Case(lambda: C().dropout(x, p, seed, relu), check, valid and vp, f"{d1} p={p} relu={relu}")
+
+
+@case("dropout_relu_backward")
+def _dropout_relu_backward(draw):
+    shape = tuple(draw(st.lists(st.integers(0, 30), min_size=1, max_size=2)))
+    g, v1, d1 = features(draw, shape, name="grad", rows_fixed=False)
+    y, v2, d2 = features(draw, shape, name="out", rows_fixed=False)
+    p, vp = dropout_p(draw)
+    shape_only = ("wrong_dim", "wrong_rows")  # any shape is valid when both shapes match
+    v1, v2 = v1 or d1.endswith(shape_only), v2 or d2.endswith(shape_only)
+    valid = v1 and v2 and vp and g.shape == y.shape
+    if draw(st.booleans()) and valid:
+        y, valid, d2 = y.float(), False, "out:float32"  # dtype mismatch
+
+    def check(out):
+        want = torch.where(y > 0, g * (1.0 / (1.0 - p)), torch.zeros((), dtype=g.dtype))
+        torch.testing.assert_close(out, want, equal_nan=True, rtol=0, atol=0)
+    return Case(lambda: C().dropout_relu_backward(g, y, p), check, valid, f"{d1} {d2} p={p}")
+
+
 # ---------------------------------------------------------------------------- runner
 def run_one(op: str, make, stats: Counter, log):
     def body(data):

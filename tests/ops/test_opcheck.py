@@ -67,6 +67,10 @@ def _samples(g):
     yield C.neighbor_sample_hop, (rp, col, torch.tensor([1, 3, 6]), torch.tensor([10, 30, 60]), 8, 2, None, 5, 1)
     yield C.negative_sample, (rp, col, None, 5, 8, None, True, True, 3)
     yield C.negative_sample, (rp, col, torch.tensor([0, 4]), 3, 8, torch.rand(8, dtype=torch.float64), False, True, 3)
+    yield C.dropout, (torch.randn(5, 7, **d), 0.3, 11, False)
+    yield C.dropout, (torch.randn(5, 7, **d), 0.3, 11, True)
+    yo = C.dropout(torch.randn(5, 7, dtype=torch.float64), 0.3, 11, True)
+    yield C.dropout_relu_backward, (torch.randn(5, 7, dtype=torch.float64), yo, 0.3)
     walks = C.random_walk(t[0], t[1], torch.arange(8), 4, 1.0, 1.0, 0.0, 3)
     yield C.sgns_train, (walks, torch.randn(8, 4) * 0.1, torch.zeros(8, 4), torch.ones(8, dtype=torch.float64), None,
                          2, 2, 0.025, 0.0001, 0, walks.shape[0], 1)
