@@ -101,6 +101,28 @@ class PygGIN(torch.nn.Module):
         return self.head(global_mean_pool(h, batch, num_graphs))
 
 
+def matmul_ms_per_step(model, opt, loader, steps, args_of, target):
+    """Self CPU time of the dense matmuls (aten::mm / addmm / bmm, forward and backward) per
+    training step, from torch.profiler over ``steps`` steps after 3 warm-up steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    it = iter(loader)
+
+    def step():
+        b = next(it)
+        opt.zero_grad()
+        F.binary_cross_entropy_with_logits(model(*args_of(b)), getattr(b, target)).backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    us = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in ("aten::mm", "aten::addmm", "aten::bmm"))
+    return us / 1e3 / steps
+
+
 def time_epoch(fn):
     t0 = time.perf_counter()
     n = fn()
@@ -116,6 +138,8 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--profile-steps", type=int, default=20,
+                    help="GIN steps profiled per library (torch.profiler) for the matmul share; 0: skip")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from torch_geometric.loader import DataLoader
@@ -179,6 +203,20 @@ def main(argv=None) -> int:
                gin_epoch_s_pyg=t_gp, gin_speedup_vs_pyg=t_gp / t_go, load=os.getloadavg()[0])
     print(f"GIN epoch ({Gg} graphs): gnnkit {t_go:.2f} s  pyg {t_gp:.2f} s  speedup {t_gp / t_go:.2f}x  "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
+    if args.profile_steps:
+        steps = -(-Gg // args.batch_size)
+        mm_o = matmul_ms_per_step(ours_m, opt_o, GraphLoader(sub, batch_size=args.batch_size, shuffle=True),
+                                  args.profile_steps, lambda b: (b.x, b.graph, b.batch, b.num_graphs), "target")
+        mm_p = matmul_ms_per_step(pyg_m, opt_p, DataLoader(data[:Gg], batch_size=args.batch_size, shuffle=True),
+                                  args.profile_steps, lambda b: (b.x, b.edge_index, b.batch, b.num_graphs), "y")
+        # everything but gnnkit's dense matmuls at zero cost: the speedup no gnnkit change can pass
+        ceiling = t_gp / (steps * mm_o / 1e3)
+        res.update(gin_matmul_ms_per_step_gnnkit=mm_o, gin_matmul_ms_per_step_pyg=mm_p,
+                   gin_step_ms_gnnkit=1e3 * t_go / steps, gin_step_ms_pyg=1e3 * t_gp / steps,
+                   gin_speedup_ceiling_matmul_only=ceiling)
+        print(f"GIN dense matmuls (mm/addmm, forward + backward): gnnkit {mm_o:.2f} ms/step, pyg {mm_p:.2f} "
+              f"ms/step, of steps {1e3 * t_go / steps:.2f} / {1e3 * t_gp / steps:.2f} ms; speedup ceiling with "
+              f"everything else free: {ceiling:.2f}x", flush=True)
     print("RESULT " + json.dumps(res))
     return 0
 
