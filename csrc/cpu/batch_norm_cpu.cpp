@@ -7,8 +7,8 @@
 //   g' = g [y > 0],  dx = w s (g' - mean(g') - xhat mean(g' xhat)),  s = rsqrt(var + eps),
 //   dw = sum g' xhat,  db = sum g'        (evaluation: dx = w s g', the statistics are constants).
 //
-// * Statistics are two passes (sum, then sum of squared deviations from the mean), accumulated in
-//   float64 for float32 and float64 inputs.  Rows are cut into fixed blocks of kRowBlock rows; each
+// * Statistics are two passes (sum, then sum of squared deviations from the mean): partial sums
+//   over a block of kRowBlock rows in x's dtype, blocks added in float64.  Rows are cut into fixed blocks of kRowBlock rows; each
 //   block's per-channel partial sums are formed in row order and the partials are added in block
 //   order, so the result is bitwise the same for any thread count.  Blocks run on at::parallel_for
 //   only above kSerialWork elements (the threading policy of gnnkit/_threads.py: a GIN batch of
@@ -41,8 +41,8 @@ constexpr int64_t kRowBlock = 64;                  // rows per partial sum (fixe
 constexpr int64_t kSerialWork = int64_t(1) << 18;  // elements below which one thread runs it all
 
 // ------------------------------------------------------------------ the loops (rows [r0, r1))
-// The reductions run over channel chunks of kLanes: the chunk's float64 accumulators stay in
-// registers across the rows of a block (a plain loop over all C channels per row would load and
+// The reductions run over channel chunks of kLanes: the chunk's accumulators (x's dtype: a block
+// has only kRowBlock rows; blocks are then added in float64) stay in registers across the rows of a block (a plain loop over all C channels per row would load and
 // store every accumulator once per element); the C % kLanes tail channels use the same loop
 // with a run-time width.  Either way each channel's sum is formed in row order.
 constexpr int64_t kLanes = 16;
@@ -51,12 +51,12 @@ constexpr int64_t kLanes = 16;
 template <typename T, int64_t W>
 __attribute__((always_inline)) inline void sum_chunk(const T* __restrict__ x, int64_t r0, int64_t r1, int64_t C,
                                                      int64_t c0, int64_t w, double* __restrict__ acc) {
-  double a[kLanes] = {};
+  T a[kLanes] = {};
   const int64_t n = W > 0 ? W : w;
   for (int64_t r = r0; r < r1; ++r) {
     const T* __restrict__ xr = x + r * C + c0;
 #pragma omp simd
-    for (int64_t l = 0; l < n; ++l) a[l] += static_cast<double>(xr[l]);
+    for (int64_t l = 0; l < n; ++l) a[l] += xr[l];
   }
   for (int64_t l = 0; l < n; ++l) acc[c0 + l] = a[l];
 }
@@ -74,14 +74,14 @@ template <typename T, int64_t W>
 __attribute__((always_inline)) inline void sqdev_chunk(const T* __restrict__ x, int64_t r0, int64_t r1, int64_t C,
                                                        int64_t c0, int64_t w, const double* __restrict__ mu,
                                                        double* __restrict__ acc) {
-  double a[kLanes] = {}, m[kLanes] = {};
+  T a[kLanes] = {}, m[kLanes] = {};
   const int64_t n = W > 0 ? W : w;
-  for (int64_t l = 0; l < n; ++l) m[l] = mu[c0 + l];
+  for (int64_t l = 0; l < n; ++l) m[l] = static_cast<T>(mu[c0 + l]);
   for (int64_t r = r0; r < r1; ++r) {
     const T* __restrict__ xr = x + r * C + c0;
 #pragma omp simd
     for (int64_t l = 0; l < n; ++l) {
-      const double d = static_cast<double>(xr[l]) - m[l];
+      const T d = xr[l] - m[l];
       a[l] += d * d;
     }
   }
@@ -119,9 +119,9 @@ __attribute__((always_inline)) inline void grad_sums_chunk(const T* __restrict__
                                                            int64_t C, int64_t c0, int64_t w,
                                                            const double* __restrict__ mu, double* __restrict__ sg,
                                                            double* __restrict__ sgx) {
-  double a[kLanes] = {}, b[kLanes] = {}, m[kLanes] = {};
+  T a[kLanes] = {}, b[kLanes] = {}, m[kLanes] = {};
   const int64_t n = W > 0 ? W : w;
-  for (int64_t l = 0; l < n; ++l) m[l] = mu[c0 + l];
+  for (int64_t l = 0; l < n; ++l) m[l] = static_cast<T>(mu[c0 + l]);
   for (int64_t r = r0; r < r1; ++r) {
     const T* __restrict__ gr = g + r * C + c0;
     const T* __restrict__ yr = y + r * C + c0;
@@ -129,9 +129,9 @@ __attribute__((always_inline)) inline void grad_sums_chunk(const T* __restrict__
 #pragma omp simd
     for (int64_t l = 0; l < n; ++l) {
       // the mask as a multiply: branch-free and vectorised (a select here compiles to a branch)
-      const double gm = static_cast<double>(kRelu ? gr[l] * static_cast<T>(yr[l] > T(0)) : gr[l]);
+      const T gm = kRelu ? gr[l] * static_cast<T>(yr[l] > T(0)) : gr[l];
       a[l] += gm;
-      b[l] += gm * (static_cast<double>(xr[l]) - m[l]);
+      b[l] += gm * (xr[l] - m[l]);
     }
   }
   for (int64_t l = 0; l < n; ++l) {
