@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit._graph_utils import row_index
+from gnnkit.nn import _utils
 from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.encoders import make_edge_encoder, make_node_encoder
 from gnnkit.nn.pool import global_pool
@@ -195,10 +196,10 @@ class GIN(nn.Module):
             h = self.bns[i](self.convs[i](h, graph, e))
             if i < self.num_layers - 1:
                 h = F.relu(h)
-            h = F.dropout(h, self.dropout, self.training)
+            h = _utils.dropout(h, self.dropout, self.training)
             if vn is not None and i < self.num_layers - 1:
                 z = global_pool(h_in, batch, "add", num_graphs) + vn
-                vn = F.dropout(self.vn_mlps[i](z), self.dropout, self.training)
+                vn = _utils.dropout(self.vn_mlps[i](z), self.dropout, self.training)
             hs.append(h)
         h = hs[-1] if self.jk == "last" else torch.stack(hs).sum(0)
         return self.head(global_pool(h, batch, self.readout, num_graphs))
