@@ -109,6 +109,19 @@ TORCH_LIBRARY(gnnkit, m) {
   m.def("dropout_relu_backward(Tensor grad, Tensor out, float p) -> Tensor");
   // Row gather for the loader's feature fetcher (csrc/cpu/gather_cpu.cpp, CPU only): out[k] = src[index[k]].
   m.def("gather_rows(Tensor src, Tensor index) -> Tensor");
+  // BatchNorm1d + optional ReLU over x [N, C] (csrc/cpu/batch_norm_cpu.cpp, CPU only; float32/64):
+  // y = a((x - mu) * rsqrt(var + eps) * w + b), a = ReLU if relu.  mean/var None: training, (mu, var) =
+  // the batch's mean and biased variance (N >= 2); else the given (running) statistics.  weight/bias
+  // None: 1 / 0.  Returns (y [N, C], mu [C], var [C]); running statistics are updated separately.
+  m.def("batch_norm_relu(Tensor x, Tensor? weight, Tensor? bias, Tensor? mean, Tensor? var, float eps, "
+        "bool relu) -> (Tensor, Tensor, Tensor)");
+  // Its backward (ReLU mask from the output y > 0): (grad_x, grad_weight, grad_bias); training: the full
+  // BN gradient through the batch statistics (mean, var as returned by the forward).
+  m.def("batch_norm_relu_backward(Tensor grad, Tensor x, Tensor out, Tensor? weight, Tensor mean, Tensor var, "
+        "float eps, bool relu, bool training) -> (Tensor, Tensor, Tensor)");
+  // In place, as torch: running_mean = m mean + (1 - m) running_mean, running_var = m var n/(n-1) + (1 - m) running_var.
+  m.def("batch_norm_update_stats(Tensor(a!) running_mean, Tensor(b!) running_var, Tensor mean, Tensor var, "
+        "int n, float momentum) -> ()");
 }
 
 // A tiny Python module so that `import gnnkit._C` loads the shared library (and with it the

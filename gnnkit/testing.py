@@ -115,6 +115,14 @@ def dropout_reference(x, p, seed, relu=False):
     return y, keep
 
 
+def batch_norm_relu_reference(x, running_mean, running_var, weight=None, bias=None, training=False,
+                              momentum=0.1, eps=1e-5, relu=True):
+    """Oracle of :func:`gnnkit.ops.batch_norm_relu`: ``torch.nn.functional.batch_norm`` (which
+    updates the running statistics in place in training) followed by ``torch.relu``."""
+    y = torch.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+    return torch.relu(y) if relu else y
+
+
 def dataset_root() -> Path | None:
     """The shared datasets folder: ``$GNNKIT_DATA`` or ``../shared/datasets`` beside the repo."""
     env = os.environ.get("GNNKIT_DATA")

@@ -51,6 +51,7 @@ from gnnkit.nn.pathnn import PathConv, PathNN, PathSet, compute_paths
 from gnnkit.nn.zoo import DirGNNNet, GBPNet, SGCNet
 from gnnkit.nn.protocol_models import DirGATNet, DirGCNNet, DirSAGENet  # registers the protocol suites' models
 from gnnkit.nn.sage_conv import SAGEConv
+from gnnkit.nn.batch_norm import BatchNormReLU
 from gnnkit.nn.pool import batch_graphs, global_add_pool, global_max_pool, global_mean_pool
 
 __all__ = [
@@ -105,6 +106,7 @@ __all__ = [
     "global_mean_pool",
     "global_max_pool",
     "SAGEConv",
+    "BatchNormReLU",
     "SGCNet",
     "GBPNet",
     "DirGNNNet",

@@ -18,7 +18,7 @@ r"""GIN and GINE: graph isomorphism networks, with edge features and an optional
   :math:`\mathbf{z}_G^{(\ell)}` added to every node before layer :math:`\ell` and updated as
   :math:`\mathbf{z}_G^{(\ell+1)} = \mathrm{MLP}(\mathbf{z}_G^{(\ell)} + \sum_{v \in G} \mathbf{h}_v^{(\ell)})`.
 
-``MLP`` is Linear-BN-ReLU-Linear (OGB: hidden :math:`2d`; Xu et al.: :math:`d`); :math:`\epsilon`
+``MLP`` is Linear-BN-ReLU-Linear (BN + ReLU fused: :class:`gnnkit.nn.batch_norm.BatchNormReLU`; OGB: hidden :math:`2d`; Xu et al.: :math:`d`); :math:`\epsilon`
 is learned (``train_eps``, OGB) or 0 (GIN-0). The graph model follows OGB's ``GNN_node``:
 ``num_layers`` x (conv, BatchNorm, ReLU except after the last, dropout), JK ``'last'`` or
 ``'sum'``, a readout (sum / mean / max) and one linear layer.
@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from gnnkit._graph_utils import row_index
 from gnnkit.nn import _utils
 from gnnkit.nn._utils import check_positive_int
+from gnnkit.nn.batch_norm import BatchNormReLU
 from gnnkit.nn.encoders import make_edge_encoder, make_node_encoder
 from gnnkit.nn.pool import global_pool
 from gnnkit.ops import spmm
@@ -40,7 +41,9 @@ __all__ = ["GINConv", "GINEConv", "GIN"]
 
 
 def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.BatchNorm1d(d_hidden), nn.ReLU(),
+    # Linear-BN-ReLU-Linear with BN + ReLU fused (gnnkit.nn.BatchNormReLU); the Identity keeps the
+    # ReLU's slot, so the state-dict keys (0.*, 1.*, 3.*) are those of the unfused MLP.
+    return nn.Sequential(nn.Linear(d_in, d_hidden), BatchNormReLU(d_hidden), nn.Identity(),
                          nn.Linear(d_hidden, d_out))
 
 
@@ -162,12 +165,13 @@ class GIN(nn.Module):
                                    for _ in range(num_layers))
         self.edge_encoders = nn.ModuleList(make_edge_encoder(edge_encoder, edge_dim, d)
                                            for _ in range(num_layers)) if edge_dim is not None else None
-        self.bns = nn.ModuleList(nn.BatchNorm1d(d) for _ in range(num_layers))
+        # BN then ReLU (except after the last layer), fused; same state-dict keys as nn.BatchNorm1d
+        self.bns = nn.ModuleList(BatchNormReLU(d, relu=i < num_layers - 1) for i in range(num_layers))
         if virtual_node:
             self.vn_emb = nn.Embedding(1, d)
             self.vn_mlps = nn.ModuleList(
-                nn.Sequential(nn.Linear(d, 2 * d), nn.BatchNorm1d(2 * d), nn.ReLU(),
-                              nn.Linear(2 * d, d), nn.BatchNorm1d(d), nn.ReLU())
+                nn.Sequential(nn.Linear(d, 2 * d), BatchNormReLU(2 * d), nn.Identity(),
+                              nn.Linear(2 * d, d), BatchNormReLU(d), nn.Identity())
                 for _ in range(num_layers - 1))
         self.head = nn.Linear(d, out_channels)
         self.reset_parameters()
@@ -193,9 +197,7 @@ class GIN(nn.Module):
                 h = h + vn[batch]
             e = self.edge_encoders[i](edge_attr) if self.edge_encoders is not None else None
             h_in = h
-            h = self.bns[i](self.convs[i](h, graph, e))
-            if i < self.num_layers - 1:
-                h = F.relu(h)
+            h = self.bns[i](self.convs[i](h, graph, e))  # BN, then ReLU except after the last layer
             h = _utils.dropout(h, self.dropout, self.training)
             if vn is not None and i < self.num_layers - 1:
                 z = global_pool(h_in, batch, "add", num_graphs) + vn

@@ -9,11 +9,13 @@
 ``random_walk``        uniform / node2vec (rejection) walks; ``restart_walk``, ``ppr_monte_carlo``
 ``negative_sampling``  strict / degree-biased negatives: global pairs, per-anchor, corrupted edges
 ``dropout``            inverted dropout (optionally fused with ReLU), counter-based mask, no stored mask
+``batch_norm_relu``    BatchNorm over rows fused with an optional ReLU (train / eval, running stats)
 =====================  ======================================================================
 
 Every op has autograd and a plain-PyTorch oracle in :mod:`gnnkit.testing`.
 """
 from gnnkit.ops.attention import gat_attention
+from gnnkit.ops.batch_norm import batch_norm_relu
 from gnnkit.ops.dropout import dropout
 from gnnkit.ops.negative_sampling import corrupt_edges, negative_sampling, sample_negatives
 from gnnkit.ops.paths import PathCountError, count_paths, enumerate_paths, path_count_bound
@@ -24,5 +26,5 @@ from gnnkit.ops.spmm import REDUCTIONS, spmm
 
 __all__ = ["spmm", "sddmm", "edge_softmax", "gat_attention", "random_walk", "restart_walk",
            "ppr_monte_carlo", "negative_sampling", "sample_negatives", "corrupt_edges",
-           "enumerate_paths", "count_paths", "path_count_bound", "dropout",
+           "enumerate_paths", "count_paths", "path_count_bound", "dropout", "batch_norm_relu",
            "PathCountError", "REDUCTIONS"]

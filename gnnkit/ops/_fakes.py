@@ -323,3 +323,39 @@ def register() -> None:
                            lambda: f"gnnkit: dropout_relu_backward: 'grad' has shape {_shape(grad)} but "
                                    f"'out' has shape {_shape(out)}; they must match")
         return torch.empty_like(grad, memory_format=torch.contiguous_format)
+
+    def _bn(x, tensors, op):
+        torch._check_type(x.dtype in (torch.float32, torch.float64),
+                          lambda: f"gnnkit: {op}: 'x' must be float32 or float64, got {x.dtype}")
+        _dim(x, 2, "x", "[num_rows, channels]")
+        for t, name in tensors:
+            if t is None:
+                continue
+            _same_dtype(t, x, name, "x")
+            torch._check_value(t.dim() == 1 and t.shape[0] == x.shape[1],
+                               lambda: f"gnnkit: {op}: '{name}' must have shape [{x.shape[1]}], got {_shape(t)}")
+
+    @_fake("batch_norm_relu")
+    def _(x, weight, bias, mean, var, eps, relu):
+        _bn(x, [(weight, "weight"), (bias, "bias"), (mean, "mean"), (var, "var")], "batch_norm_relu")
+        torch._check_value((mean is None) == (var is None),
+                           lambda: "gnnkit: batch_norm_relu: pass both 'mean' and 'var' or neither")
+        C = x.shape[1]
+        return torch.empty_like(x, memory_format=torch.contiguous_format), x.new_empty(C), x.new_empty(C)
+
+    @_fake("batch_norm_relu_backward")
+    def _(grad, x, out, weight, mean, var, eps, relu, training):
+        _bn(x, [(weight, "weight"), (mean, "mean"), (var, "var")], "batch_norm_relu_backward")
+        for t, name in ((grad, "grad"), (out, "out")):
+            _same_dtype(t, x, name, "x")
+            torch._check_value(t.shape == x.shape, lambda: f"gnnkit: batch_norm_relu_backward: '{name}' has shape "
+                                                           f"{_shape(t)} but 'x' has shape {_shape(x)}")
+        C = x.shape[1]
+        return torch.empty_like(x, memory_format=torch.contiguous_format), x.new_empty(C), x.new_empty(C)
+
+    @_fake("batch_norm_update_stats")
+    def _(running_mean, running_var, mean, var, n, momentum):
+        for t, name in ((running_mean, "running_mean"), (running_var, "running_var"), (var, "var")):
+            torch._check_value(t.shape == mean.shape, lambda: f"gnnkit: batch_norm_update_stats: '{name}' must have "
+                                                              f"shape {_shape(mean)}, got {_shape(t)}")
+        return None

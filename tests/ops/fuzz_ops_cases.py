@@ -988,6 +988,99 @@ def _dropout_relu_backward(draw):
     return Case(lambda: C().dropout_relu_backward(g, y, p), check, valid, f"{d1} {d2} p={p}")
 
 
+def _bn_params(draw, C, dtype):
+    """(weight, bias, desc): None or [C] affine parameters of x's dtype."""
+    if not draw(st.booleans()):
+        return None, None, "affine:none"
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    return torch.rand(C, generator=gen, dtype=dtype) + 0.5, torch.randn(C, generator=gen, dtype=dtype), "affine"
+
+
+@case("batch_norm_relu")
+def _batch_norm_relu(draw):
+    from gnnkit.testing import batch_norm_relu_reference
+
+    N, Cc = draw(st.integers(0, 8)), draw(st.integers(0, 5))
+    dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+    x, valid, d1 = features(draw, (N, Cc), dtype=dtype, rows_fixed=False)
+    w, b, d2 = _bn_params(draw, Cc, dtype)
+    training, relu = draw(st.booleans()), draw(st.booleans())
+    mean = var = None
+    if not training:
+        mean, var = torch.randn(Cc, dtype=dtype), torch.rand(Cc, dtype=dtype) + 0.1
+    kind = draw(st.sampled_from(["ok", "ok", "ok", "weight_len", "bias_dtype", "half", "neg_eps"]))
+    eps = -1.0 if kind == "neg_eps" else 1e-5
+    if kind == "weight_len":
+        w, valid = torch.ones(Cc + 1, dtype=dtype), False
+    elif kind == "bias_dtype":
+        b, valid = torch.zeros(Cc, dtype=torch.float64 if dtype == torch.float32 else torch.float32), False
+    elif kind == "half" and x.is_floating_point():
+        x, valid = x.half(), False
+    elif kind == "neg_eps":
+        valid = False
+    if training and x.dim() == 2 and x.shape[0] < 2:
+        valid = False  # batch statistics need two rows (as torch.nn.BatchNorm1d)
+
+    def check(res):
+        out = res[0]
+        assert out.shape == x.shape and out.dtype == x.dtype and out.is_contiguous()
+        if torch.isfinite(x).all():
+            want = batch_norm_relu_reference(x, mean, var, w, b, training, 0.1, eps, relu)
+            torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
+    return Case(lambda: C().batch_norm_relu(x, w, b, mean, var, eps, relu), check, valid,
+                f"{d1} {d2} {kind} training={training} relu={relu}")
+
+
+@case("batch_norm_relu_backward")
+def _batch_norm_relu_backward(draw):
+    N, Cc = draw(st.integers(2, 8)), draw(st.integers(0, 5))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31)))
+    x = torch.randn(N, Cc, generator=gen, dtype=torch.float64)
+    w, b, d2 = _bn_params(draw, Cc, torch.float64)
+    relu = draw(st.booleans())
+    y, mean, var = C().batch_norm_relu(x, w, b, None, None, 1e-5, relu)
+    g, valid, d1 = features(draw, (N, Cc), name="grad")
+    kind = draw(st.sampled_from(["ok", "ok", "out_shape", "mean_len"]))
+    if kind == "out_shape":
+        y, valid = y[:-1], False
+    elif kind == "mean_len":
+        mean, valid = torch.zeros(Cc + 1, dtype=torch.float64), False
+
+    def check(res):
+        gx, gw, gb = res
+        assert gx.shape == x.shape and gw.shape == gb.shape == (Cc,)
+        if torch.isfinite(g).all():
+            xr = x.clone().requires_grad_()
+            wr = None if w is None else w.clone().requires_grad_()
+            br = None if b is None else b.clone().requires_grad_()
+            yr = torch.nn.functional.batch_norm(xr, None, None, wr, br, True, 0.1, 1e-5)
+            (torch.relu(yr) if relu else yr).backward(g)
+            close(gx, xr.grad)
+            if wr is not None:
+                close(gw, wr.grad)
+                close(gb, br.grad)
+    return Case(lambda: C().batch_norm_relu_backward(g, x, y, w, mean, var, 1e-5, relu, True), check, valid,
+                f"{d1} {d2} {kind} relu={relu}")
+
+
+@case("batch_norm_update_stats")
+def _batch_norm_update_stats(draw):
+    Cc = draw(st.integers(0, 5))
+    mean, valid, d1 = features(draw, (Cc,), name="mean")
+    var = torch.rand(Cc, dtype=torch.float64)
+    rm, rv = torch.randn(Cc, dtype=torch.float64), torch.rand(Cc, dtype=torch.float64)
+    rm0, rv0 = rm.clone(), rv.clone()
+    n = draw(st.integers(0, 6))
+    momentum = draw(st.sampled_from([0.1, 0.5, 1.0, 0.0]))
+    valid = valid and n >= 2
+
+    def check(_):
+        close(rm, momentum * mean.double() + (1 - momentum) * rm0)
+        close(rv, momentum * var * n / (n - 1) + (1 - momentum) * rv0)
+    return Case(lambda: C().batch_norm_update_stats(rm, rv, mean, var, n, momentum), check, valid,
+                f"{d1} n={n} m={momentum}")
+
+
 # ---------------------------------------------------------------------------- runner
 def run_one(op: str, make, stats: Counter, log):
     def body(data):

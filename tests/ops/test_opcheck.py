@@ -71,6 +71,16 @@ def _samples(g):
     yield C.dropout, (torch.randn(5, 7, **d), 0.3, 11, True)
     yo = C.dropout(torch.randn(5, 7, dtype=torch.float64), 0.3, 11, True)
     yield C.dropout_relu_backward, (torch.randn(5, 7, dtype=torch.float64), yo, 0.3)
+    xb = torch.randn(6, 3, **d)
+    wb, bb = torch.rand(3, **d), torch.randn(3, **d)
+    yield C.batch_norm_relu, (xb, wb, bb, None, None, 1e-5, True)
+    yield C.batch_norm_relu, (xb, None, None, torch.randn(3, dtype=torch.float64),
+                              torch.rand(3, dtype=torch.float64) + 0.5, 1e-5, False)
+    xb0 = xb.detach()
+    yb, mb, vb = C.batch_norm_relu(xb0, wb.detach(), bb.detach(), None, None, 1e-5, True)
+    yield C.batch_norm_relu_backward, (torch.randn_like(xb0), xb0, yb, wb.detach(), mb, vb, 1e-5, True, True)
+    yield C.batch_norm_update_stats, (torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64),
+                                      mb, vb, 6, 0.1)
     walks = C.random_walk(t[0], t[1], torch.arange(8), 4, 1.0, 1.0, 0.0, 3)
     yield C.sgns_train, (walks, torch.randn(8, 4) * 0.1, torch.zeros(8, 4), torch.ones(8, dtype=torch.float64), None,
                          2, 2, 0.025, 0.0001, 0, walks.shape[0], 1)
