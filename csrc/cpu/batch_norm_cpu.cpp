@@ -41,31 +41,59 @@ constexpr int64_t kRowBlock = 64;                  // rows per partial sum (fixe
 constexpr int64_t kSerialWork = int64_t(1) << 18;  // elements below which one thread runs it all
 
 // ------------------------------------------------------------------ the loops (rows [r0, r1))
+// The reductions run over channel chunks of kLanes: the chunk's float64 accumulators stay in
+// registers across the rows of a block (a plain loop over all C channels per row would load and
+// store every accumulator once per element); the C % kLanes tail channels use the same loop
+// with a run-time width.  Either way each channel's sum is formed in row order.
+constexpr int64_t kLanes = 16;
+
 // acc[c] = sum_r x[r, c]
+template <typename T, int64_t W>
+__attribute__((always_inline)) inline void sum_chunk(const T* __restrict__ x, int64_t r0, int64_t r1, int64_t C,
+                                                     int64_t c0, int64_t w, double* __restrict__ acc) {
+  double a[kLanes] = {};
+  const int64_t n = W > 0 ? W : w;
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict__ xr = x + r * C + c0;
+#pragma omp simd
+    for (int64_t l = 0; l < n; ++l) a[l] += static_cast<double>(xr[l]);
+  }
+  for (int64_t l = 0; l < n; ++l) acc[c0 + l] = a[l];
+}
+
 template <typename T>
 __attribute__((always_inline)) inline void sum_rows(const T* __restrict__ x, int64_t r0, int64_t r1, int64_t C,
                                                     double* __restrict__ acc) {
-  for (int64_t c = 0; c < C; ++c) acc[c] = 0.0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* __restrict__ xr = x + r * C;
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) acc[c] += static_cast<double>(xr[c]);
-  }
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= C; c0 += kLanes) sum_chunk<T, kLanes>(x, r0, r1, C, c0, kLanes, acc);
+  if (c0 < C) sum_chunk<T, 0>(x, r0, r1, C, c0, C - c0, acc);
 }
 
 // acc[c] = sum_r (x[r, c] - mu[c])^2
+template <typename T, int64_t W>
+__attribute__((always_inline)) inline void sqdev_chunk(const T* __restrict__ x, int64_t r0, int64_t r1, int64_t C,
+                                                       int64_t c0, int64_t w, const double* __restrict__ mu,
+                                                       double* __restrict__ acc) {
+  double a[kLanes] = {}, m[kLanes] = {};
+  const int64_t n = W > 0 ? W : w;
+  for (int64_t l = 0; l < n; ++l) m[l] = mu[c0 + l];
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict__ xr = x + r * C + c0;
+#pragma omp simd
+    for (int64_t l = 0; l < n; ++l) {
+      const double d = static_cast<double>(xr[l]) - m[l];
+      a[l] += d * d;
+    }
+  }
+  for (int64_t l = 0; l < n; ++l) acc[c0 + l] = a[l];
+}
+
 template <typename T>
 __attribute__((always_inline)) inline void sqdev_rows(const T* __restrict__ x, int64_t r0, int64_t r1, int64_t C,
                                                       const double* __restrict__ mu, double* __restrict__ acc) {
-  for (int64_t c = 0; c < C; ++c) acc[c] = 0.0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* __restrict__ xr = x + r * C;
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) {
-      const double d = static_cast<double>(xr[c]) - mu[c];
-      acc[c] += d * d;
-    }
-  }
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= C; c0 += kLanes) sqdev_chunk<T, kLanes>(x, r0, r1, C, c0, kLanes, mu, acc);
+  if (c0 < C) sqdev_chunk<T, 0>(x, r0, r1, C, c0, C - c0, mu, acc);
 }
 
 // y = a(x * alpha + beta)
@@ -85,24 +113,42 @@ __attribute__((always_inline)) inline void affine_rows(const T* __restrict__ x, 
 }
 
 // sg[c] = sum_r g'[r, c],  sgx[c] = sum_r g'[r, c] (x[r, c] - mu[c]),  g' = g [y > 0] (kRelu) or g
+template <typename T, bool kRelu, int64_t W>
+__attribute__((always_inline)) inline void grad_sums_chunk(const T* __restrict__ g, const T* __restrict__ y,
+                                                           const T* __restrict__ x, int64_t r0, int64_t r1,
+                                                           int64_t C, int64_t c0, int64_t w,
+                                                           const double* __restrict__ mu, double* __restrict__ sg,
+                                                           double* __restrict__ sgx) {
+  double a[kLanes] = {}, b[kLanes] = {}, m[kLanes] = {};
+  const int64_t n = W > 0 ? W : w;
+  for (int64_t l = 0; l < n; ++l) m[l] = mu[c0 + l];
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict__ gr = g + r * C + c0;
+    const T* __restrict__ yr = y + r * C + c0;
+    const T* __restrict__ xr = x + r * C + c0;
+#pragma omp simd
+    for (int64_t l = 0; l < n; ++l) {
+      // the mask as a multiply: branch-free and vectorised (a select here compiles to a branch)
+      const double gm = static_cast<double>(kRelu ? gr[l] * static_cast<T>(yr[l] > T(0)) : gr[l]);
+      a[l] += gm;
+      b[l] += gm * (static_cast<double>(xr[l]) - m[l]);
+    }
+  }
+  for (int64_t l = 0; l < n; ++l) {
+    sg[c0 + l] = a[l];
+    sgx[c0 + l] = b[l];
+  }
+}
+
 template <typename T, bool kRelu>
 __attribute__((always_inline)) inline void grad_sums_rows(const T* __restrict__ g, const T* __restrict__ y,
                                                           const T* __restrict__ x, int64_t r0, int64_t r1,
                                                           int64_t C, const double* __restrict__ mu,
                                                           double* __restrict__ sg, double* __restrict__ sgx) {
-  for (int64_t c = 0; c < C; ++c) sg[c] = sgx[c] = 0.0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const T* __restrict__ gr = g + r * C;
-    const T* __restrict__ yr = y + r * C;
-    const T* __restrict__ xr = x + r * C;
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) {
-      // the mask as a multiply: branch-free and vectorised (a select here compiles to a branch)
-      const double gm = static_cast<double>(kRelu ? gr[c] * static_cast<T>(yr[c] > T(0)) : gr[c]);
-      sg[c] += gm;
-      sgx[c] += gm * (static_cast<double>(xr[c]) - mu[c]);
-    }
-  }
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= C; c0 += kLanes)
+    grad_sums_chunk<T, kRelu, kLanes>(g, y, x, r0, r1, C, c0, kLanes, mu, sg, sgx);
+  if (c0 < C) grad_sums_chunk<T, kRelu, 0>(g, y, x, r0, r1, C, c0, C - c0, mu, sg, sgx);
 }
 
 // dx = (g' - mg) * a - (x - mu) * k
@@ -339,16 +385,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_relu_cpu(
   at::Tensor out = alloc("out", x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
   at::Tensor save_mean = alloc("save_mean", {C}, x.options());
   at::Tensor save_var = alloc("save_var", {C}, x.options());
-  const at::Tensor w64 = w.defined() ? w.to(at::kDouble).contiguous() : at::Tensor();
-  const at::Tensor b64 = b.defined() ? b.to(at::kDouble).contiguous() : at::Tensor();
+  const at::Tensor wc = w.defined() ? w.contiguous() : w, bc = b.defined() ? b.contiguous() : b;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gnnkit_batch_norm_relu", [&] {
     std::vector<scalar_t> alpha(C), beta(C);
+    const scalar_t* wp = wc.defined() ? wc.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* bp = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
     scalar_t* sm = save_mean.data_ptr<scalar_t>();
     scalar_t* sv = save_var.data_ptr<scalar_t>();
     for (int64_t c = 0; c < C; ++c) {
       const double s = 1.0 / std::sqrt(v[c] + eps);
-      const double a = w64.defined() ? s * w64.data_ptr<double>()[c] : s;
-      const double bb = b64.defined() ? b64.data_ptr<double>()[c] : 0.0;
+      const double a = wp ? s * static_cast<double>(wp[c]) : s;
+      const double bb = bp ? static_cast<double>(bp[c]) : 0.0;
       alpha[c] = static_cast<scalar_t>(a);
       beta[c] = static_cast<scalar_t>(bb - mu[c] * a);
       sm[c] = static_cast<scalar_t>(mu[c]);
@@ -466,20 +513,22 @@ void batch_norm_update_stats_cpu(const at::Tensor& running_mean, const at::Tenso
                     ": 'running_mean' and 'running_var' must be contiguous (they are updated in place)");
   TORCH_CHECK_VALUE(n >= 2, "gnnkit: ", op, ": 'n' (rows in the batch) must be >= 2, got ", n);
   TORCH_CHECK_VALUE(std::isfinite(momentum), "gnnkit: ", op, ": 'momentum' must be finite, got ", momentum);
-  const at::Tensor m64 = mean.to(at::kDouble).contiguous(), v64 = var.to(at::kDouble).contiguous();
-  const double* mp = m64.data_ptr<double>();
-  const double* vp = v64.data_ptr<double>();
+  check_same_dtype(running_var, running_mean, "running_var", "running_mean");
+  check_same_dtype(mean, running_mean, "mean", "running_mean");
+  check_same_dtype(var, running_mean, "var", "running_mean");
+  const at::Tensor mc = mean.contiguous(), vc = var.contiguous();
   const int64_t C = mean.size(0);
   const double unbias = static_cast<double>(n) / static_cast<double>(n - 1);
-  AT_DISPATCH_FLOATING_TYPES(running_mean.scalar_type(), "gnnkit_bn_update_mean", [&] {
+  AT_DISPATCH_FLOATING_TYPES(running_mean.scalar_type(), "gnnkit_bn_update_stats", [&] {
     scalar_t* rm = running_mean.data_ptr<scalar_t>();
-    for (int64_t c = 0; c < C; ++c)
-      rm[c] = static_cast<scalar_t>(momentum * mp[c] + (1 - momentum) * static_cast<double>(rm[c]));
-  });
-  AT_DISPATCH_FLOATING_TYPES(running_var.scalar_type(), "gnnkit_bn_update_var", [&] {
     scalar_t* rv = running_var.data_ptr<scalar_t>();
-    for (int64_t c = 0; c < C; ++c)
-      rv[c] = static_cast<scalar_t>(momentum * (vp[c] * unbias) + (1 - momentum) * static_cast<double>(rv[c]));
+    const scalar_t* mp = mc.data_ptr<scalar_t>();
+    const scalar_t* vp = vc.data_ptr<scalar_t>();
+    for (int64_t c = 0; c < C; ++c) {
+      rm[c] = static_cast<scalar_t>(momentum * static_cast<double>(mp[c]) + (1 - momentum) * static_cast<double>(rm[c]));
+      rv[c] = static_cast<scalar_t>(momentum * (static_cast<double>(vp[c]) * unbias) +
+                                    (1 - momentum) * static_cast<double>(rv[c]));
+    }
   });
 }
 

