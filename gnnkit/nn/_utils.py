@@ -22,8 +22,8 @@ from gnnkit.graph import Graph
 from gnnkit.graphlike import as_graph, num_src_nodes
 from gnnkit.ops.dropout import dropout as _ops_dropout
 
-__all__ = ["as_graph", "is_block", "num_src_nodes", "check_positive_int", "glorot", "zeros",
-           "dropout", "activation_dropout", "first_rows", "layer_graph", "check_features", "register_bias"]
+__all__ = ["as_graph", "is_block", "num_src_nodes", "check_positive_int", "check_probability", "glorot",
+           "zeros", "dropout", "activation_dropout", "Dropout", "first_rows", "layer_graph", "check_features", "register_bias"]
 
 
 def check_positive_int(where: str, hint: str = "", **values) -> None:
@@ -38,6 +38,20 @@ def check_positive_int(where: str, hint: str = "", **values) -> None:
     for arg, v in values.items():
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ValueError(f"{where}: {arg} must be a positive int{hint}, got {v!r}")
+
+
+def check_probability(where: str, **values) -> None:
+    """Raise a ``ValueError`` naming ``where``, the argument and its value unless every value is a
+    real number in ``[0, 1)`` (a dropout probability; bools are rejected).
+
+    >>> check_probability("PathNN", dropout=1.5)
+    Traceback (most recent call last):
+        ...
+    ValueError: PathNN: dropout must be in [0, 1), got 1.5
+    """
+    for arg, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < 1.0:
+            raise ValueError(f"{where}: {arg} must be in [0, 1), got {v!r}")
 
 
 def layer_graph(graph, i: int, num_layers: int):
@@ -116,6 +130,26 @@ def activation_dropout(x: Tensor, activation, p: float, training: bool = True) -
     if activation is F.relu or activation is torch.relu:
         return dropout(x, p, training, relu=True)
     return dropout(activation(x), p, training)
+
+
+class Dropout(torch.nn.Module):
+    """:func:`dropout` as a module: the drop-in for ``torch.nn.Dropout`` inside an
+    ``nn.Sequential`` (no parameters, so it keeps the ``state_dict`` keys of the sequence).
+
+    >>> Dropout(0.5)
+    Dropout(p=0.5)
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        check_probability("Dropout", p=p)
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 def first_rows(x: Tensor, n: int) -> Tensor:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnkit.nn import _utils
 from gnnkit.nn._utils import check_positive_int
 
 __all__ = ["SGC", "SIGN", "GBPMLP"]
@@ -142,13 +143,13 @@ class SIGN(nn.Module):
             raise ValueError(f"SIGN: expected {self.num_hops + 1} hop features (K = {self.num_hops}), got {len(xs)}")
         hs = []
         for x, lin, norm, act in zip(xs, self.proj, self.norms, self.acts):
-            x = F.dropout(x, self.input_dropout, self.training)
-            hs.append(F.dropout(act(norm(lin(x))), self.dropout, self.training))
+            x = _utils.dropout(x, self.input_dropout, self.training)
+            hs.append(_utils.dropout(act(norm(lin(x))), self.dropout, self.training))
         h = torch.cat(hs, dim=-1)
         for i, lin in enumerate(self.mlp):
             h = lin(h)
             if i < len(self.mlp) - 1:
-                h = F.dropout(F.relu(h), self.dropout, self.training)
+                h = _utils.activation_dropout(h, F.relu, self.dropout, self.training)
         return h
 
     def __repr__(self) -> str:
@@ -224,10 +225,11 @@ class GBPMLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_channels:
             raise ValueError(f"GBPMLP: x must have shape [B, {self.in_channels}], got {tuple(x.shape)}")
+        x = _utils.dropout(x, self.dropout, self.training)
         for i, layer in enumerate(self.layers):
-            x = layer(F.dropout(x, self.dropout, self.training))
-            if i < len(self.layers) - 1:
-                x = F.relu(x)
+            x = layer(x)
+            if i < len(self.layers) - 1:  # the ReLU, then the next layer's input dropout (one pass)
+                x = _utils.activation_dropout(x, F.relu, self.dropout, self.training)
         return x
 
     def __repr__(self) -> str:

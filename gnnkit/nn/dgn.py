@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit._graph_utils import row_index
+from gnnkit.nn import _utils
 from gnnkit.nn._laplacian import laplacian_eigenvectors
 from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.pool import global_pool
@@ -201,6 +202,7 @@ class DGN(nn.Module):
         if readout not in ("add", "mean", "max"):
             raise ValueError(f"DGN: readout must be 'add', 'mean' or 'max', got {readout!r}")
         check_positive_int("DGN", num_layers=num_layers)
+        _utils.check_probability("DGN", dropout=dropout)
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.readout, self.dropout = num_layers, readout, dropout
         self.embed = nn.Linear(in_channels, hidden_channels)
@@ -208,7 +210,7 @@ class DGN(nn.Module):
                                    for _ in range(num_layers))
         self.bns = nn.ModuleList(nn.BatchNorm1d(hidden_channels) for _ in range(num_layers))
         self.head = nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.ReLU(),
-                                  nn.Dropout(dropout), nn.Linear(hidden_channels, out_channels))
+                                  _utils.Dropout(dropout), nn.Linear(hidden_channels, out_channels))
         self.num_fields = self.convs[0].num_fields
         self.reset_parameters()
 

@@ -303,6 +303,7 @@ class DirGNN(nn.Module):
         if jumping_knowledge not in (None, "max", "cat"):
             raise ValueError(f"DirGNN: jumping_knowledge must be None, 'max' or 'cat', got {jumping_knowledge!r}")
         _utils.check_positive_int("DirGNN", num_layers=num_layers)
+        _utils.check_probability("DirGNN", dropout=dropout)
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
         self.num_layers, self.conv, self.alpha = num_layers, conv, float(alpha)
         self.jumping_knowledge, self.normalize, self.dropout = jumping_knowledge, normalize, dropout
@@ -327,8 +328,7 @@ class DirGNN(nn.Module):
         for i, conv in enumerate(self.convs):
             x = conv(x, graph)
             if i != len(self.convs) - 1 or self.jumping_knowledge:
-                x = F.relu(x)
-                x = F.dropout(x, p=self.dropout, training=self.training)
+                x = _utils.activation_dropout(x, F.relu, self.dropout, self.training)
                 if self.normalize:
                     x = F.normalize(x, p=2, dim=1)
             xs.append(x)

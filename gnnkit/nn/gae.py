@@ -65,6 +65,7 @@ class HadamardMLP(nn.Module):
         super().__init__()
         _utils.check_positive_int("HadamardMLP", channels=channels, hidden_channels=hidden_channels,
                                   num_layers=num_layers)
+        _utils.check_probability("HadamardMLP", dropout=dropout)
         dims = [channels] + [hidden_channels] * (num_layers - 1) + [1]
         self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.dropout = dropout
@@ -77,7 +78,7 @@ class HadamardMLP(nn.Module):
         _check_pairs(z, pairs)
         h = z[pairs[0]] * z[pairs[1]]
         for lin in self.lins[:-1]:
-            h = F.dropout(F.relu(lin(h)), self.dropout, self.training)
+            h = _utils.activation_dropout(lin(h), F.relu, self.dropout, self.training)
         return self.lins[-1](h).squeeze(-1)
 
     def __repr__(self) -> str:
@@ -141,10 +142,9 @@ class _Encoder(nn.Module):
     def forward(self, x: Tensor, graph) -> Tensor:
         n = len(self.convs)
         for i, conv in enumerate(self.convs):
-            x = F.dropout(x, self.dropout, self.training) if i > 0 else x
             x = conv(x, _utils.layer_graph(graph, i, n))
-            if i < n - 1:
-                x = F.relu(x)
+            if i < n - 1:  # the ReLU, then the next layer's input dropout (one pass)
+                x = _utils.activation_dropout(x, F.relu, self.dropout, self.training)
         return x
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gnnkit._graph_utils import row_index
+from gnnkit.nn import _utils
 from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.batch_norm import BatchNormReLU
 from gnnkit.nn.encoders import make_edge_encoder, make_node_encoder
@@ -197,10 +198,10 @@ class GIN(nn.Module):
             e = self.edge_encoders[i](edge_attr) if self.edge_encoders is not None else None
             h_in = h
             h = self.bns[i](self.convs[i](h, graph, e))  # BN, then ReLU except after the last layer
-            h = F.dropout(h, self.dropout, self.training)
+            h = _utils.dropout(h, self.dropout, self.training)
             if vn is not None and i < self.num_layers - 1:
                 z = global_pool(h_in, batch, "add", num_graphs) + vn
-                vn = F.dropout(self.vn_mlps[i](z), self.dropout, self.training)
+                vn = _utils.dropout(self.vn_mlps[i](z), self.dropout, self.training)
             hs.append(h)
         h = hs[-1] if self.jk == "last" else torch.stack(hs).sum(0)
         return self.head(global_pool(h, batch, self.readout, num_graphs))

@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnnkit.nn import _utils
 from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.pool import global_pool
 from gnnkit.ops.paths import DEFAULT_MAX_PATHS, PATH_MODES, enumerate_paths
@@ -196,6 +197,7 @@ class PathConv(nn.Module):
         check_positive_int("PathConv", channels=channels)
         if chunk_size is not None:
             check_positive_int("PathConv", " or None", chunk_size=chunk_size)
+        _utils.check_probability("PathConv", dropout=dropout)
         if dedupe and dropout > 0:
             raise ValueError("PathConv: dedupe=True needs dropout=0 (input dropout draws a mask "
                              "per path, so identical paths are no longer identical)")
@@ -259,7 +261,7 @@ class PathConv(nn.Module):
         h = c = None
         for t in range(paths.size(1) - 1, -1, -1):
             if dropped:   # dropout on the LSTM inputs, fresh per path position
-                xi = F.dropout(x[paths[:, t]], p=self.dropout, training=True)
+                xi = _utils.dropout(x[paths[:, t]], self.dropout)
                 gates = xi @ w_x.t() + b
             else:
                 gates = xw[paths[:, t]]
@@ -463,6 +465,7 @@ class PathNN(nn.Module):
         super().__init__()
         check_positive_int("PathNN", in_channels=in_channels, hidden_channels=hidden_channels,
                            out_channels=out_channels, max_len=max_len)
+        _utils.check_probability("PathNN", dropout=dropout)
         if mode not in PATH_MODES:
             raise ValueError(f"PathNN: mode must be one of {PATH_MODES}, got {mode!r}")
         if readout not in ("add", "mean", "max"):
@@ -530,8 +533,7 @@ class PathNN(nn.Module):
     def forward(self, x: Tensor, paths, batch: Tensor | None = None,
                 num_graphs: int | None = None) -> Tensor:
         h = global_pool(self.node_embeddings(x, paths), batch, self.readout, num_graphs)
-        h = F.relu(self.lin1(h))
-        h = F.dropout(h, p=self.dropout, training=self.training)
+        h = _utils.activation_dropout(self.lin1(h), F.relu, self.dropout, self.training)
         return self.lin2(h)
 
     def __repr__(self) -> str:
