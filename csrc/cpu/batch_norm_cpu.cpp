@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "cpu/isa.h"
 
 namespace gnnkit {
 namespace {
@@ -203,41 +204,7 @@ GNNKIT_BN_VARIANTS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx5
                                           optimize("fp-contract=off"))))
 #undef GNNKIT_BN_VARIANTS
 
-enum class Isa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
-
-Isa isa_supported() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const Isa best = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-      return Isa::kAvx512;
-    if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
-    return Isa::kGeneric;
-  }();
-  return best;
-#else
-  return Isa::kGeneric;
-#endif
-}
-
-// The variant to run: the best supported one, or GNNKIT_BN_ISA (tests check that all agree).
-Isa isa() {
-  const Isa best = isa_supported();
-  const char* env = std::getenv("GNNKIT_BN_ISA");
-  if (env == nullptr || env[0] == '\0' || std::string(env) == "auto") return best;
-  const std::string v(env);
-  Isa want;
-  if (v == "generic") want = Isa::kGeneric;
-  else if (v == "avx2") want = Isa::kAvx2;
-  else if (v == "avx512") want = Isa::kAvx512;
-  else TORCH_CHECK_VALUE(false, "gnnkit: environment variable GNNKIT_BN_ISA must be 'auto', 'generic', ",
-                         "'avx2' or 'avx512', got '", v, "'");
-  TORCH_CHECK_VALUE(static_cast<int>(want) <= static_cast<int>(best), "gnnkit: GNNKIT_BN_ISA='", v,
-                    "' but this CPU supports at most '",
-                    best == Isa::kAvx512 ? "avx512" : best == Isa::kAvx2 ? "avx2" : "generic", "'");
-  return want;
-}
+Isa isa() { return isa_from_env("GNNKIT_BN_ISA"); }
 
 // Per-variant entry points: fn_at<kIsa, ...>(args) calls the variant compiled for kIsa.
 #define GNNKIT_BN_ENTRY(NAME, TPARAMS, TARGS, PARAMS, ARGS)                         \

@@ -18,6 +18,7 @@
 #include "parallel.h"
 #include "cpu/huge_pages.h"
 #include "cpu/vec.h"
+#include "cpu/isa.h"
 
 namespace gnnkit {
 namespace {
@@ -40,42 +41,9 @@ namespace {
 // (Cache blocking over the channels -- repacking x into [N, c] tiles that fit in L3 and making one
 // pass over the CSR per tile -- was measured and rejected: on this machine a 16 MiB tile does not
 // stay in the shared L3 under load, and the 32x more gathers made it 2-4x slower.)
-enum class SpmmIsa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
+using SpmmIsa = Isa;
 
-SpmmIsa spmm_isa_supported() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const SpmmIsa best = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-      return SpmmIsa::kAvx512;
-    if (__builtin_cpu_supports("avx2")) return SpmmIsa::kAvx2;
-    return SpmmIsa::kGeneric;
-  }();
-  return best;
-#else
-  return SpmmIsa::kGeneric;
-#endif
-}
-
-// The variant to run: the best supported one, or GNNKIT_SPMM_ISA = generic | avx2 | avx512
-// (tests use it to check that all variants agree bitwise; "auto" or unset = best).
-SpmmIsa spmm_isa() {
-  const SpmmIsa best = spmm_isa_supported();
-  const char* env = std::getenv("GNNKIT_SPMM_ISA");
-  if (env == nullptr || env[0] == '\0' || std::string(env) == "auto") return best;
-  const std::string v(env);
-  SpmmIsa want;
-  if (v == "generic") want = SpmmIsa::kGeneric;
-  else if (v == "avx2") want = SpmmIsa::kAvx2;
-  else if (v == "avx512") want = SpmmIsa::kAvx512;
-  else TORCH_CHECK_VALUE(false, "gnnkit: environment variable GNNKIT_SPMM_ISA must be 'auto', ",
-                         "'generic', 'avx2' or 'avx512', got '", v, "'");
-  TORCH_CHECK_VALUE(static_cast<int>(want) <= static_cast<int>(best), "gnnkit: GNNKIT_SPMM_ISA='", v,
-                    "' but this CPU supports at most '",
-                    best == SpmmIsa::kAvx512 ? "avx512" : best == SpmmIsa::kAvx2 ? "avx2" : "generic", "'");
-  return want;
-}
+SpmmIsa spmm_isa() { return isa_from_env("GNNKIT_SPMM_ISA"); }
 
 // Whole-row sum/mean aggregation of rows [r0, r1): out[i] = s_i * sum_k w_k x[col[k]] with
 // s_i = 1/deg(i) for mean.  `acc` is scratch of F accumulators.  H > 1 only with per-head weights.
