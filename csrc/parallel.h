@@ -4,6 +4,8 @@
 #pragma once
 #include <ATen/Parallel.h>
 
+#include "rng.h"  // rng::splitmix64_fmix (mix64 below)
+
 #include <algorithm>
 #include <vector>
 
@@ -51,12 +53,7 @@ inline void parallel_rows(const int64_t* rowptr, int64_t N, const F& f, int64_t 
 
 // Counter-based random bits (splitmix64 finalizer): the same (seed, counter) always gives the same
 // value, so attention dropout needs no stored mask and is identical in forward and backward.
-GNNKIT_HD uint64_t mix64(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+GNNKIT_HD uint64_t mix64(uint64_t z) { return rng::splitmix64_fmix(z + rng::kSplitMixGamma); }
 
 // Dropout keep-scale for element `idx`: 0 (dropped) or 1/(1-p) (kept).
 GNNKIT_HD float dropout_scale(uint64_t seed, uint64_t idx, float p) {

@@ -18,12 +18,19 @@
 namespace gnnkit {
 namespace rng {
 
-GNNKIT_RNG_HD uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014; Java's SplittableRandom): the state advances by
+// the golden-ratio increment and each output is the finaliser of the new state.  The one copy of
+// the finaliser in csrc/: the walk streams, the dropout bits below and the GAT attention-dropout
+// hash (parallel.h) all call it.
+constexpr uint64_t kSplitMixGamma = 0x9E3779B97F4A7C15ULL;
+
+GNNKIT_RNG_HD uint64_t splitmix64_fmix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
   return z ^ (z >> 31);
 }
+
+GNNKIT_RNG_HD uint64_t splitmix64(uint64_t& x) { return splitmix64_fmix(x += kSplitMixGamma); }
 
 GNNKIT_RNG_HD uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -95,14 +102,6 @@ struct Xoshiro256 {
 // forward and backward passes.  Two calls with seeds s1 != s2 share outputs only if
 // s2 - s1 = k * gamma (mod 2^64) with |k| below the element count: probability ~ n / 2^63 for
 // seeds drawn from torch's generator.
-constexpr uint64_t kSplitMixGamma = 0x9E3779B97F4A7C15ULL;
-
-GNNKIT_RNG_HD uint64_t splitmix64_fmix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 // The 32-bit uniform of element i (see above); the vectorised kernel computes the same words.
 GNNKIT_RNG_HD uint32_t dropout_bits(uint64_t seed, uint64_t i) {
   const uint64_t h = splitmix64_fmix(seed + ((i >> 1) + 1) * kSplitMixGamma);
