@@ -55,11 +55,12 @@ inline void parallel_rows(const int64_t* rowptr, int64_t N, const F& f, int64_t 
 // value, so attention dropout needs no stored mask and is identical in forward and backward.
 GNNKIT_HD uint64_t mix64(uint64_t z) { return rng::splitmix64_fmix(z + rng::kSplitMixGamma); }
 
-// Dropout keep-scale for element `idx`: 0 (dropped) or 1/(1-p) (kept).
+// Attention-dropout keep-scale for element `idx` (= arc k * H + head h): 0 (dropped) or 1/(1-p)
+// (kept), with the keep decision of every gnnkit dropout (rng::dropout_keep; the kernels receive
+// p as float32, so t is round(float(p) 2^32)).
 GNNKIT_HD float dropout_scale(uint64_t seed, uint64_t idx, float p) {
   if (p <= 0.f) return 1.f;
-  const double u = (mix64(seed ^ mix64(idx)) >> 11) * 0x1.0p-53;
-  return u < p ? 0.f : 1.f / (1.f - p);
+  return rng::dropout_keep(seed, idx, rng::dropout_threshold(p)) ? 1.f / (1.f - p) : 0.f;
 }
 
 }  // namespace gnnkit

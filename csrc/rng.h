@@ -7,6 +7,7 @@
 // the same walks for any thread count and on CPU and CUDA alike.  (Contrast: torch_cluster's CUDA
 // node2vec seeds curand with time(NULL); see STYLE.md section 6.)
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #ifdef __CUDACC__
@@ -94,7 +95,8 @@ struct Xoshiro256 {
 };
 
 // ---------------------------------------------------------------------------- dropout bits
-// Counter-based 32-bit uniforms for the dropout op (csrc/cpu/dropout_cpu.cpp): element i of a
+// Counter-based 32-bit uniforms for the dropout op (csrc/cpu/dropout_cpu.cpp) and GAT's attention
+// dropout (csrc/parallel.h dropout_scale, on the CPU and the GPU): element i of a
 // call keyed by `seed` reads word (i & 1) (0 = low 32 bits) of output number i >> 1 of the
 // SplitMix64 stream started at `seed`, i.e. of fmix64(seed + ((i >> 1) + 1) * gamma).  SplitMix64
 // (Steele, Lea & Flood, OOPSLA 2014; Java's SplittableRandom) passes BigCrush; each output is a
@@ -106,6 +108,18 @@ struct Xoshiro256 {
 GNNKIT_RNG_HD uint32_t dropout_bits(uint64_t seed, uint64_t i) {
   const uint64_t h = splitmix64_fmix(seed + ((i >> 1) + 1) * kSplitMixGamma);
   return static_cast<uint32_t>((i & 1) ? (h >> 32) : h);
+}
+
+// Every dropout mask in gnnkit (the dropout op; GAT's attention dropout on the CPU and the GPU):
+// element i of a call keyed by `seed` is kept iff dropout_bits(seed, i) >= dropout_threshold(p),
+// t = min(round(p 2^32), 2^32 - 1), so P(keep) = (2^32 - t) / 2^32 is within 2^-33 of 1 - p.
+GNNKIT_RNG_HD uint32_t dropout_threshold(double p) {
+  const double t = rint(p * 4294967296.0);  // round half to even (the default rounding mode)
+  return t >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(t);
+}
+
+GNNKIT_RNG_HD bool dropout_keep(uint64_t seed, uint64_t i, uint32_t threshold) {
+  return dropout_bits(seed, i) >= threshold;
 }
 
 }  // namespace rng

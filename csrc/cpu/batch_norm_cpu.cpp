@@ -2,8 +2,8 @@
 //   y = a((x - mu) * rsqrt(var + eps) * w + b),  a = ReLU (`relu`) or the identity,
 // with (mu, var) the per-channel batch mean and biased variance (training: `mean`/`var` None) or
 // the given running statistics (evaluation).  The backward reads the ReLU mask from the output
-// (y > 0, as torch's threshold_backward of relu's output; applied as g * [y > 0], so a non-finite
-// gradient at a masked entry gives NaN where torch gives 0) and computes the standard BN gradient
+// (y > 0, as torch's threshold_backward of relu's output: a masked entry's gradient is exactly 0,
+// whatever it was, inf and NaN included) and computes the standard BN gradient
 //   g' = g [y > 0],  dx = w s (g' - mean(g') - xhat mean(g' xhat)),  s = rsqrt(var + eps),
 //   dw = sum g' xhat,  db = sum g'        (evaluation: dx = w s g', the statistics are constants).
 //
@@ -27,7 +27,10 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <type_traits>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -42,6 +45,20 @@ constexpr int64_t kRowBlock = 64;                  // rows per partial sum (fixe
 constexpr int64_t kSerialWork = int64_t(1) << 18;  // elements below which one thread runs it all
 
 // ------------------------------------------------------------------ the loops (rows [r0, r1))
+// g if keep else +0, as a bitwise AND: branch-free and vectorised (a select compiles to a branch
+// here; a multiply by [keep] would turn a masked inf / NaN gradient into NaN, torch gives 0).
+template <typename T>
+__attribute__((always_inline)) inline T masked(T g, bool keep) {
+  using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  static_assert(sizeof(T) == sizeof(U), "float32 / float64 only");
+  U u;
+  std::memcpy(&u, &g, sizeof(T));
+  u &= U(0) - static_cast<U>(keep);
+  T r;
+  std::memcpy(&r, &u, sizeof(T));
+  return r;
+}
+
 // The reductions run over channel chunks of kLanes: the chunk's accumulators (x's dtype: a block
 // has only kRowBlock rows; blocks are then added in float64) stay in registers across the rows of a block (a plain loop over all C channels per row would load and
 // store every accumulator once per element); the C % kLanes tail channels use the same loop
@@ -129,8 +146,7 @@ __attribute__((always_inline)) inline void grad_sums_chunk(const T* __restrict__
     const T* __restrict__ xr = x + r * C + c0;
 #pragma omp simd
     for (int64_t l = 0; l < n; ++l) {
-      // the mask as a multiply: branch-free and vectorised (a select here compiles to a branch)
-      const T gm = kRelu ? gr[l] * static_cast<T>(yr[l] > T(0)) : gr[l];
+      const T gm = kRelu ? masked(gr[l], yr[l] > T(0)) : gr[l];
       a[l] += gm;
       b[l] += gm * (xr[l] - m[l]);
     }
@@ -166,7 +182,7 @@ __attribute__((always_inline)) inline void grad_x_rows(const T* __restrict__ g, 
     T* __restrict__ dr = dx + r * C;
 #pragma omp simd
     for (int64_t c = 0; c < C; ++c) {
-      const T gm = kRelu ? gr[c] * static_cast<T>(yr[c] > T(0)) : gr[c];
+      const T gm = kRelu ? masked(gr[c], yr[c] > T(0)) : gr[c];
       dr[c] = (gm - mg[c]) * a[c] - (xr[c] - mu[c]) * k[c];
     }
   }

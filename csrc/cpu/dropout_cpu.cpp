@@ -176,12 +176,6 @@ void check_dense_cpu(const at::Tensor& t, const char* op, const char* name) {
                    "' must be a floating tensor (float32, float64, bfloat16, float16), got ", t.scalar_type());
 }
 
-// Keep threshold: keep iff u >= t, t = min(round(p 2^32), 2^32 - 1).
-uint32_t threshold(double p) {
-  const double t = std::nearbyint(p * 4294967296.0);
-  return t >= 4294967295.0 ? 0xFFFFFFFFu : static_cast<uint32_t>(t);
-}
-
 // ------------------------------------------------------------------ ops
 at::Tensor dropout_cpu(const at::Tensor& x_in, double p, int64_t seed_in, bool relu) {
   check_dense_cpu(x_in, "dropout", "x");
@@ -192,7 +186,7 @@ at::Tensor dropout_cpu(const at::Tensor& x_in, double p, int64_t seed_in, bool r
   if (n == 0) return out;
   advise_huge_pages(out);  // before the first touch: a [150k, 128] output is ~19k 4 KiB faults
   const uint64_t seed = static_cast<uint64_t>(seed_in);
-  const uint32_t t = threshold(p);
+  const uint32_t t = rng::dropout_threshold(p);  // keep iff u >= t (csrc/rng.h)
   const double s = 1.0 / (1.0 - p);
   const Isa variant = isa();
   const void* xp = x.data_ptr();

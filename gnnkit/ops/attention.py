@@ -24,8 +24,10 @@ def gat_attention(graph, x: torch.Tensor, alpha_src: torch.Tensor, alpha_dst: to
     as in GATConv.  The ``[E, H, D]`` messages are never formed: the forward keeps only a
     ``[N, H]`` log-normaliser, and the backward recomputes the attention per arc (holding two
     ``[E, H]`` buffers while it runs).
-    Dropout is inverted dropout on the attention coefficients; its mask is a counter-based hash of
-    ``(seed, arc, head)`` with the seed drawn from torch's generator, so it is reproducible under
+    Dropout is inverted dropout on the attention coefficients with the mask of
+    :func:`gnnkit.ops.dropout` over the logical ``[E, H]`` array (arc ``k``, head ``h`` is element
+    ``k H + h``; kept iff its counter-based 32-bit uniform is ``>= round(p 2^32)``, ``p`` taken as
+    float32), with the seed drawn from torch's generator, so it is reproducible under
     ``torch.manual_seed`` and identical for any thread count.
 
     Args:

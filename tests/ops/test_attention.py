@@ -98,6 +98,22 @@ def test_gat_dropout_reproducible_and_gradcheck():
     assert torch.autograd.gradcheck(f, (x, a_s, a_d))
 
 
+def test_gat_dropout_mask_is_the_dropout_op_mask():
+    # one mask definition for every dropout: arc k, head h is element k * H + h of
+    # gnnkit.ops.dropout's counter-based mask (oracle: testing.dropout_reference)
+    from gnnkit.testing import dropout_reference, gat_attention_reference
+
+    g = gnnkit.Graph.from_edge_index(random_edge_index(40, 300, seed=3), num_nodes=40)
+    H, p = 3, 0.375  # float32-exact, so the kernel's float p gives the same threshold
+    x, a_s, a_d = torch.randn(40, H, 4, dtype=torch.float64), torch.randn(40, H, dtype=torch.float64), \
+        torch.randn(40, H, dtype=torch.float64)
+    seed = int(torch.randint(0, 2**62, (1,), generator=torch.Generator().manual_seed(77)).item())
+    out = gat_attention(g, x, a_s, a_d, dropout=p, generator=torch.Generator().manual_seed(77))
+    mask, keep = dropout_reference(torch.ones(g.num_edges, H, dtype=torch.float64), p, seed)
+    assert 0.5 < keep.double().mean() < 0.75
+    torch.testing.assert_close(out, gat_attention_reference(g, x, a_s, a_d, dropout_mask=mask))
+
+
 def test_gat_dropout_is_unbiased():
     g = gnnkit.Graph.from_edge_index(random_edge_index(6, 30, seed=9), num_nodes=6)
     x, a_s, a_d = torch.randn(6, 1, 2, dtype=torch.float64), torch.randn(6, 1, dtype=torch.float64), \

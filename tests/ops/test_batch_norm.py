@@ -56,6 +56,29 @@ def test_matches_torch_train_then_eval(dtype, relu, affine):
     torch.testing.assert_close(x.grad, xr.grad, **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("training", [True, False])
+def test_masked_nonfinite_gradient_is_zero_like_torch(dtype, training):
+    # torch's ReLU backward gives exactly 0 where the output is 0, whatever the incoming gradient;
+    # inf / NaN there must not leak into the BN gradient (a multiply by the mask would make NaN)
+    m, ref, f = _pair(16, dtype)
+    m.train(training)
+    ref.train(training)
+    x = torch.randn(40, 16, dtype=dtype, requires_grad=True)
+    xr = x.detach().clone().requires_grad_()
+    y, yr = m(x), f(xr)
+    g = torch.randn_like(y)
+    masked = (y == 0).nonzero()
+    assert len(masked) >= 3
+    g[tuple(masked[0])], g[tuple(masked[1])], g[tuple(masked[2])] = float("nan"), float("inf"), -float("inf")
+    y.backward(g)
+    yr.backward(g)
+    assert torch.isfinite(x.grad).all() and torch.isfinite(m.weight.grad).all()
+    torch.testing.assert_close(x.grad, xr.grad, **TOL[dtype])
+    torch.testing.assert_close(m.weight.grad, ref.weight.grad, **TOL[dtype])
+    torch.testing.assert_close(m.bias.grad, ref.bias.grad, **TOL[dtype])
+
+
 def test_momentum_none_cumulative_average_and_no_running_stats():
     m, ref, f = _pair(8, torch.float64, momentum=None)
     for _ in range(3):
