@@ -15,7 +15,8 @@
 //  * writes that bypass torch (a numpy alias of the tensor, a file changed under a memory map)
 //    are not seen by the key.  So only ops whose kernels ALSO bounds-check every row and id they
 //    read may use the memo (neighbor_sample's sample_hop: bad_row / bad_col and weights on
-//    read; negative_sample: kBadRowptr / kBadCol): memory is never read unchecked, and a
+//    read; negative_sample: kBadRowptr / kBadCol; the walk ops random_walk / saint_random_walk:
+//    walk::walk_one and walk_batch, kBadRow / kBadCol): memory is never read unchecked, and a
 //    corrupted input still ends in a typed error when the op touches the corrupted part.
 #pragma once
 #include <ATen/ATen.h>

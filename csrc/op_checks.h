@@ -264,6 +264,10 @@ inline GatBackwardArgs check_gat_backward(const at::Tensor& rowptr, const at::Te
 // ---------------------------------------------------------------------------- random_walk
 // The CSR of the walk graph (rows = the node a step leaves, ids in [0, N)), start ids in
 // [0, N), walk_length >= 0, p and q positive finite, restart_prob in [0, 1] (only with p = q = 1).
+// The CSR goes through the validation memo on the CPU (csrc/memo.h): the walk kernels do
+// O(num_walks * walk_length) work and check every row / id they read (walk::walk_one and
+// random_walk_cpu.cpp's walk_batch), so the O(N + E) pass runs once per unchanged large CSR.
+// start (O(num_walks)) is always checked in full.
 struct RandomWalkArgs {
   CsrArg csr;
   at::Tensor start;  // int64, contiguous
@@ -285,7 +289,7 @@ inline RandomWalkArgs check_random_walk(const at::Tensor& rowptr, const at::Tens
   TORCH_CHECK_VALUE(restart_prob == 0 || (p == 1 && q == 1),
                     "gnnkit: random_walk: walks with restart are uniform; p and q must be 1, got p=", p, ", q=", q);
   RandomWalkArgs a;
-  a.csr = csr_arg(rowptr, col, N);
+  a.csr = csr_arg_memo(rowptr, col, N);
   a.start = contiguous_arg(start, "start").to(at::kLong);
   check_ids(a.start, N, "start");
   return a;

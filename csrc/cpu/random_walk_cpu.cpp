@@ -2,6 +2,16 @@
 //
 // Walks are split over threads with at::parallel_for; walk i draws only from the stream
 // (seed, i) (csrc/rng.h), so the output is identical for any thread count.
+//
+// Input checks: check_random_walk (csrc/op_checks.h) checks the CSR in full (offsets monotone,
+// every id in range: O(N + E)) only once per unchanged large (rowptr, col) -- the validation memo
+// of csrc/memo.h -- because a walk batch costs O(num_walks * walk_length), and node2vec / DeepWalk
+// loaders call this op once per batch on the same graph (62.6M arcs: ~70 ms of check against
+// ~1 ms of walking).  The memo is allowed because the kernels check every row bound and column
+// id before they follow it (walk_batch below, walk::walk_one): a CSR changed behind torch's
+// version counter (a numpy alias, a file under a memory map) still ends in a typed error -- that
+// of the smallest failing walk id, so it does not depend on the thread count -- never in an
+// out-of-bounds read.  Edge weights are not an input (transitions are uniform over arcs).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -25,9 +35,24 @@ namespace {
 // at-a-time code on CPU and on CUDA.
 constexpr int kBatch = 32;
 
+//
+// Every row bound and column id is checked where it is read (the CSR may have been changed behind
+// the validation memo, csrc/memo.h).  A walk that meets a malformed entry stops there and the
+// others go on, so the failure returned is that of the batch's smallest failing walk (*fail_j,
+// with its code and *where), whatever the batch boundaries -- i.e. whatever the thread count.
 template <typename index_t>
 int walk_batch(const int64_t* rp, const index_t* col, int64_t N, int64_t E, const int64_t* start, int64_t nb,
-               int64_t L, const walk::Params& P, uint64_t seed, uint64_t first_id, int64_t* out, int64_t* where) {
+               int64_t L, const walk::Params& P, uint64_t seed, uint64_t first_id, int64_t* out, int64_t* where,
+               int64_t* fail_j) {
+  int fail_code = walk::kOk;
+  *fail_j = nb;
+  const auto fail = [&](int64_t j, int code, int64_t w) {
+    if (j < *fail_j) {
+      *fail_j = j;
+      fail_code = code;
+      *where = w;
+    }
+  };
   rng::Xoshiro256 gen[kBatch];
   int64_t cur[kBatch], prev[kBatch], kk[kBatch], lo_[kBatch], hi_[kBatch];
   bool alive[kBatch], done[kBatch];
@@ -48,7 +73,12 @@ int walk_batch(const int64_t* rp, const index_t* col, int64_t N, int64_t E, cons
       if (!alive[j]) { out[j * (L + 1) + step] = -1; continue; }
       const int64_t c = cur[j];
       const int64_t lo = rp[c], hi = rp[c + 1];
-      if (lo < 0 || hi < lo || hi > E) { *where = c; return walk::kBadRow; }
+      if (lo < 0 || hi < lo || hi > E) {  // malformed row: this walk stops, the others go on
+        fail(j, walk::kBadRow, c);
+        alive[j] = false;
+        done[j] = true;
+        continue;
+      }
       if (hi == lo) {
         alive[j] = false;
         done[j] = true;
@@ -72,7 +102,12 @@ int walk_batch(const int64_t* rp, const index_t* col, int64_t N, int64_t E, cons
       for (int64_t j = 0; j < nb; ++j) {
         if (done[j]) continue;
         const int64_t x = static_cast<int64_t>(col[kk[j]]);
-        if (x < 0 || x >= N) { *where = kk[j]; return walk::kBadCol; }
+        if (x < 0 || x >= N) {  // id out of range: this walk stops, the others go on
+          fail(j, walk::kBadCol, kk[j]);
+          alive[j] = false;
+          done[j] = true;
+          continue;
+        }
         bool accept = true;
         if (n2v && prev[j] >= 0) {
           const double u = uu[j];
@@ -94,7 +129,7 @@ int walk_batch(const int64_t* rp, const index_t* col, int64_t N, int64_t E, cons
       }
     }
   }
-  return walk::kOk;
+  return fail_code;
 }
 
 at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in, const at::Tensor& start_in,
@@ -126,7 +161,7 @@ at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in
     at::parallel_for(0, W, 256, [&](int64_t w0, int64_t w1) {
       for (int64_t w = w0; w < w1;) {
         const int64_t w_first = w;
-        int64_t where = 0;
+        int64_t where = 0, fail_j = 0;
         int code;
         int64_t nb = 1;
         if (P.mode == walk::kRestart) {
@@ -135,12 +170,12 @@ at::Tensor random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& col_in
         } else {
           nb = std::min<int64_t>(kBatch, w1 - w);
           code = walk_batch<index_t>(rp, cp, N, E, sp + w, nb, walk_length, P, useed, static_cast<uint64_t>(w),
-                                     op + w * (walk_length + 1), &where);
+                                     op + w * (walk_length + 1), &where, &fail_j);
         }
         w += nb;
         if (code != walk::kOk) {
-          err.report(w_first, code, where);
-          return;
+          err.report(w_first + fail_j, code, where);
+          return;  // later walks of this chunk cannot hold a smaller failing id
         }
       }
     });

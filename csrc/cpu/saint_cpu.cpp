@@ -8,6 +8,13 @@
 // neighbour).  With Params::stay_on_dead_end a node without in-arcs keeps the walk where it is
 // (as torch_cluster's random_walk) instead of padding -1.  Walk w draws only from the stream
 // (seed, w) (csrc/rng.h), so walks do not depend on the thread count.
+//
+// Input checks: those of random_walk (check_random_walk, csrc/op_checks.h): the O(N + E) CSR pass
+// runs once per unchanged large (rowptr, col) (validation memo, csrc/memo.h), since one call walks
+// O(num_roots * walk_length) steps and the GraphSAINT sampler calls it per subgraph on the same
+// graph.  walk_one checks every row bound and id before following it, and the error raised is that
+// of the smallest failing walk id (thread-count independent), so a CSR changed behind torch's
+// version counter gives a typed error, never an out-of-bounds read.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -43,7 +50,8 @@ at::Tensor saint_random_walk_cpu(const at::Tensor& rowptr_in, const at::Tensor& 
   int64_t* op = out.data_ptr<int64_t>();
   const int64_t* rp = rowptr.data_ptr<int64_t>();
   const uint64_t useed = static_cast<uint64_t>(seed);
-  // walk_one checks every row / column entry before following it and reports the first bad one.
+  // walk_one checks every row / column entry before following it (required by the memo) and
+  // reports the first bad one.
   FirstWalkError err;
   AT_DISPATCH_INDEX_TYPES(col.scalar_type(), "saint_random_walk_cpu", [&] {
     const index_t* cp = col.data_ptr<index_t>();

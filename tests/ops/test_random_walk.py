@@ -324,3 +324,74 @@ def test_kernel_matches_reference_model(p, q):
     walks = random_walk(g, start, 6, p, q, seed=2**40 + 3)
     for i, s in enumerate(start.tolist()):
         assert walks[i].tolist() == _walk_model(rp, cl, s, 6, p, q, 2**40 + 3, i), i
+
+
+# ------------------------------------------------------------------ validation memo (csrc/memo.h)
+# A CSR with >= 2^20 entries in rowptr + col is checked in full (O(N + E)) once, then remembered
+# while the very same tensors are unchanged (version counter); the kernels check every row / id
+# they read, so a write behind torch's back still ends in a typed error where a walk reads it.
+MEMO_N, MEMO_DEG = 1 << 18, 4  # 262,145 + 1,048,576 entries: above the 2^20 threshold
+Z, A, B, D = 7, 100, 200, 300  # Z: self-loops only; A: every arc to B; B, D: corrupted below
+WALK_MODES = {"uniform": (1.0, 1.0, 0.0), "node2vec": (0.5, 2.0, 0.0), "restart": (1.0, 1.0, 0.15),
+              "saint": None}
+
+
+def _memo_csr():
+    gen = torch.Generator().manual_seed(5)
+    rowptr = torch.arange(0, (MEMO_N + 1) * MEMO_DEG, MEMO_DEG, dtype=torch.int64)
+    col = torch.randint(0, MEMO_N, (MEMO_N * MEMO_DEG,), generator=gen, dtype=torch.int64)
+    col[Z * MEMO_DEG:(Z + 1) * MEMO_DEG] = Z
+    col[A * MEMO_DEG:(A + 1) * MEMO_DEG] = B
+    return rowptr, col
+
+
+def _run(mode, rowptr, col, start, L=6):
+    from gnnkit.ops._library import ops
+    if WALK_MODES[mode] is None:
+        return ops().saint_random_walk(rowptr, col, start, L, 11)
+    p, q, r = WALK_MODES[mode]
+    return ops().random_walk(rowptr, col, start, L, p, q, r, 11)
+
+
+@pytest.mark.parametrize("mode", list(WALK_MODES))
+def test_memo_in_place_torch_write_is_checked_again(mode):
+    rowptr, col = _memo_csr()
+    start = torch.randint(0, MEMO_N, (300,), generator=torch.Generator().manual_seed(1))
+    a = _run(mode, rowptr, col, start)
+    assert torch.equal(a, _run(mode, rowptr, col, start))  # second call: the memo skips the full pass
+    col[MEMO_N * MEMO_DEG - 2] = MEMO_N + 5  # an untouched arc, but the version counter moved
+    with pytest.raises(IndexError, match=rf"col\[{MEMO_N * MEMO_DEG - 2}\] = {MEMO_N + 5} is out of range"):
+        _run(mode, rowptr, col, start)
+    col[MEMO_N * MEMO_DEG - 2] = 0
+    rowptr[B + 1] = -1
+    with pytest.raises(ValueError, match=rf"rowptr is not a valid CSR offset array at row {B}"):
+        _run(mode, rowptr, col, start)
+
+
+@pytest.mark.parametrize("mode", list(WALK_MODES))
+def test_memo_write_behind_torch_is_caught_where_it_is_read(mode):
+    rowptr, col = _memo_csr()
+    safe = torch.full((1000,), Z)
+    start = safe.clone()
+    start[490], start[505] = A, D  # walk 490 reaches row B at step 2, walk 505 reads row D at step 1
+    _run(mode, rowptr, col, start)  # checked in full and remembered
+    rowptr.numpy()[B + 1] = -1  # no version bump: the memo still says "checked"
+    col.numpy()[D * MEMO_DEG:(D + 1) * MEMO_DEG] = -7
+    assert bool((_run(mode, rowptr, col, safe) == Z).all())  # nothing read the damage: no error
+    only_d = safe.clone()
+    only_d[3] = D
+    arcs_d = "|".join(str(D * MEMO_DEG + j) for j in range(MEMO_DEG))
+    with pytest.raises(IndexError, match=rf"col\[({arcs_d})\] = -7 is out of range \[0, {MEMO_N}\)"):
+        _run(mode, rowptr, col, only_d)
+    # several walks fail: the error is the smallest failing walk's (490, bad row B, met at its
+    # second step), not the first one met in the interleaved batches (505 fails at its first
+    # step), for any thread count: 1000 walks split over 2 threads at 500, not a batch boundary
+    threads = torch.get_num_threads()
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            with pytest.raises(ValueError, match=rf"rowptr is not a valid CSR offset array at row {B}: "
+                                                 rf"rowptr\[{B}\] = {B * MEMO_DEG}, rowptr\[{B + 1}\] = -1"):
+                _run(mode, rowptr, col, start)
+    finally:
+        torch.set_num_threads(threads)
