@@ -1,8 +1,8 @@
 // One argument check per op, called by every backend of that op (csrc/cpu/*, csrc/cuda/*), built
 // from the primitives of checks.h.  Each returns the tensors the kernel may read: validated and
 // contiguous (see checks.h for the contiguity policy), so a backend never re-checks or differs.
-// CPU-only ops (gbp_*, paths, neighbor_sample, saint_random_walk) keep their one check function
-// next to their only kernel.
+// CPU-only ops (gbp_*, paths, neighbor_sample) keep their one check function next to their only
+// kernel; saint_random_walk reuses check_random_walk.
 #pragma once
 #include <ATen/OpMathType.h>
 
