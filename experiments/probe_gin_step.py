@@ -15,7 +15,7 @@ thread:
    that a fused GIN layer could remove; its outputs and gradients are checked against the
    module's first.
 
-    python experiments/probe_gin_step.py --graphs 5000
+    python experiments/probe_gin_step.py --graphs 20000
 
 Last line: ``RESULT {json}``.
 """
@@ -157,7 +157,7 @@ def split(step, batches, steps: int) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--graphs", type=int, default=5000)
+    ap.add_argument("--graphs", type=int, default=20000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile-steps", type=int, default=20)
