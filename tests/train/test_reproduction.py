@@ -7,7 +7,8 @@ Thresholds (test accuracy, %) are the issue's lower bounds, a bit under the pape
 MARGIN = 0.5 points: the per-seed standard deviation of these models is 0.5-0.8 points, so the
 mean of 2 seeds has a standard error of about 0.4-0.6; our 10-seed means sit 1-2 points above the
 thresholds, so a correct implementation passes while a broken one (which typically loses several
-points) fails.
+points) fails.  GAT and DAGNN on CiteSeer are marked slow (``-m slow``): the default suite checks
+every model on Cora.
 """
 import os
 
@@ -31,7 +32,13 @@ def planetoid(data_root):
     return {name: get_dataset(name, root=data_root) for name in ("cora", "citeseer")}
 
 
-@pytest.mark.parametrize("model,dataset", sorted(THRESHOLDS))
+# CiteSeer GAT / DAGNN (~12 and ~17 s) run with -m slow; the default suite keeps every model on
+# Cora and GCN on CiteSeer (suite time: README "Tests")
+SLOW = {("gat", "citeseer"), ("dagnn", "citeseer")}
+
+
+@pytest.mark.parametrize("model,dataset", [pytest.param(*k, marks=pytest.mark.slow) if k in SLOW else k
+                                           for k in sorted(THRESHOLDS)])
 def test_planetoid_reproduction(planetoid, model, dataset):
     ds = planetoid[dataset]
     res = run_experiment(model, ds, seeds=range(SEEDS))
