@@ -49,7 +49,8 @@ def build(name, ds, args):
     K = args.K or K
     mode = name.split("-")[1]
     model = PathNN(ds.num_features, args.hidden or d, ds.num_classes, K, mode=mode,
-                   batch_norm=False, encode_distances=dist, l2_norm=dist, dedupe=args.dedupe)
+                   batch_norm=args.batch_norm, encode_distances=dist, l2_norm=dist and args.l2_norm,
+                   readout=args.readout, dedupe=args.dedupe)
     cache = PathCache(ds, K, mode, distances=dist, cache_dir=args.cache, parents=not args.dedupe)
     return model, cache, args.bs or bs
 
@@ -82,6 +83,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=10, help="progress line every N epochs")
     ap.add_argument("--no-dedupe", dest="dedupe", action="store_false")
+    # departures from the paper's PathNN recipe (reported as such): batch norm in the encoder and
+    # the path layers, no l2 normalisation, another readout
+    ap.add_argument("--batch-norm", action="store_true")
+    ap.add_argument("--no-l2", dest="l2_norm", action="store_false")
+    ap.add_argument("--readout", default="add", choices=("add", "mean", "max"))
     ap.add_argument("--cache", default=None)
     ap.add_argument("--log", default=None)
     args = ap.parse_args(argv)
