@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from gnnkit._graph_utils import row_index
 from gnnkit.nn import _utils
+from gnnkit.nn._gin_fused import can_fuse, gin_layer
 from gnnkit.nn._utils import check_positive_int
 from gnnkit.nn.batch_norm import BatchNormReLU
 from gnnkit.nn.encoders import make_edge_encoder, make_node_encoder
@@ -131,6 +132,12 @@ class GIN(nn.Module):
         mlp_ratio (int): MLP hidden = ``mlp_ratio * d`` (OGB: 2, Xu et al.: 1). (default: ``2``)
         jk (str): ``'last'`` or ``'sum'`` of all layer outputs. (default: ``'last'``)
 
+    Attributes:
+        fuse_layers (bool): in training mode on the CPU, run each GIN layer with its BatchNorm
+            (+ ReLU) as one autograd node (:mod:`gnnkit.nn._gin_fused`: same outputs and
+            gradients, the Linear biases before a BatchNorm get their exact zero gradient);
+            ``False`` runs the modules one by one. (default: :obj:`True`)
+
     Shapes: ``x [N, F]`` (float, or int64 codes for the embedding encoders), graph (a batch),
     ``batch [N]``, ``edge_attr [E, F_e]`` -> ``[B, out_channels]``.
 
@@ -174,6 +181,7 @@ class GIN(nn.Module):
                               nn.Linear(2 * d, d), BatchNormReLU(d), nn.Identity())
                 for _ in range(num_layers - 1))
         self.head = nn.Linear(d, out_channels)
+        self.fuse_layers = True
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -197,7 +205,10 @@ class GIN(nn.Module):
                 h = h + vn[batch]
             e = self.edge_encoders[i](edge_attr) if self.edge_encoders is not None else None
             h_in = h
-            h = self.bns[i](self.convs[i](h, graph, e))  # BN, then ReLU except after the last layer
+            if self.fuse_layers and e is None and can_fuse(self.convs[i], self.bns[i], h, graph):
+                h = gin_layer(self.convs[i], self.bns[i], h, graph)
+            else:
+                h = self.bns[i](self.convs[i](h, graph, e))  # BN, then ReLU except after the last layer
             h = _utils.dropout(h, self.dropout, self.training)
             if vn is not None and i < self.num_layers - 1:
                 z = global_pool(h_in, batch, "add", num_graphs) + vn
