@@ -41,7 +41,7 @@ def _bn_ok(bn) -> bool:
 def can_fuse(conv, bn, x: Tensor, graph) -> bool:
     """Whether ``bn(conv(x, graph))`` may run as one node: a training-mode GINConv (not GINE)
     with its Linear-BatchNormReLU-Identity-Linear MLP, tracked affine BatchNormReLUs, a 2-D float32
-    / float64 CPU input with >= 2 rows, no autocast, and a CSR graph on the CPU."""
+    / float64 CPU input with >= 2 rows, no autocast, and an unweighted CSR graph on the CPU."""
     from torch import nn
 
     from gnnkit.nn.gin import GINConv
@@ -62,7 +62,9 @@ def can_fuse(conv, bn, x: Tensor, graph) -> bool:
     if any(p.dtype != x.dtype or p.device.type != "cpu" for p in params):
         return False
     indptr = getattr(graph, "indptr", None)
-    return isinstance(indptr, Tensor) and indptr.device.type == "cpu"
+    # a weighted graph: GINConv's spmm sums w_uv x_u; the fused layer sums x_u (unweighted GIN)
+    return (isinstance(indptr, Tensor) and indptr.device.type == "cpu"
+            and getattr(graph, "edge_weight", None) is None)
 
 
 class _GINLayer(torch.autograd.Function):

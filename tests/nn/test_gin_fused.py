@@ -101,3 +101,14 @@ def test_not_fused_where_it_does_not_apply():
         assert not can_fuse(m.convs[0], m.bns[0], x, g)
     gine = GIN(4, 8, 2, num_layers=2, edge_dim=3)
     assert not can_fuse(gine.convs[0], gine.bns[0], x, g)           # GINE: edge features
+    gw = gnnkit.Graph(g.indptr, g.indices, edge_weight=torch.rand(g.num_edges))
+    assert not can_fuse(m.convs[0], m.bns[0], x, gw)                # weighted: spmm uses the weights
+
+
+def test_weighted_graph_runs_the_modules():
+    g, batch, B = _batch(seed=9)
+    gw = gnnkit.Graph(g.indptr, g.indices, edge_weight=torch.rand(g.num_edges, dtype=torch.float64))
+    a, b = _pair(torch.float64)
+    x = torch.randn(g.num_nodes, 4, dtype=torch.float64)
+    torch.testing.assert_close(b(x, gw, batch, B), a(x, gw, batch, B))
+    assert not torch.allclose(b(x, gw, batch, B), b(x, g, batch, B))   # the weights matter
