@@ -24,7 +24,7 @@ figures are in ``experiments/RESULTS.md``.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gnnkit.nn.batch_norm import BatchNormReLU
 from gnnkit.ops import _common
@@ -39,14 +39,11 @@ def _bn_ok(bn) -> bool:
 
 
 def can_fuse(conv, bn, x: Tensor, graph) -> bool:
-    """Whether ``bn(conv(x, graph))`` may run as one node: a training-mode GINConv (not GINE)
-    with its Linear-BatchNormReLU-Identity-Linear MLP, tracked affine BatchNormReLUs, a 2-D float32
-    / float64 CPU input with >= 2 rows, no autocast, and an unweighted CSR graph on the CPU."""
-    from torch import nn
-
-    from gnnkit.nn.gin import GINConv
-
-    if type(conv) is not GINConv or not (conv.training and bn.training):
+    """Whether ``bn(conv(x, graph))`` may run as one node, for ``conv`` a GINConv (the caller,
+    :class:`gnnkit.nn.gin.GIN`, checks the type: GINE layers have edge features): training mode,
+    its Linear-BatchNormReLU-Identity-Linear MLP, tracked affine BatchNormReLUs, a 2-D float32 /
+    float64 CPU input with >= 2 rows, no autocast, and an unweighted CSR graph on the CPU."""
+    if not (conv.training and bn.training):
         return False
     mlp = conv.mlp
     if not (len(mlp) == 4 and isinstance(mlp[0], nn.Linear) and mlp[0].bias is not None

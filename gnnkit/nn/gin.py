@@ -205,7 +205,8 @@ class GIN(nn.Module):
                 h = h + vn[batch]
             e = self.edge_encoders[i](edge_attr) if self.edge_encoders is not None else None
             h_in = h
-            if self.fuse_layers and e is None and can_fuse(self.convs[i], self.bns[i], h, graph):
+            if (self.fuse_layers and type(self.convs[i]) is GINConv
+                    and can_fuse(self.convs[i], self.bns[i], h, graph)):
                 h = gin_layer(self.convs[i], self.bns[i], h, graph)
             else:
                 h = self.bns[i](self.convs[i](h, graph, e))  # BN, then ReLU except after the last layer

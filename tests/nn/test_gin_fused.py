@@ -99,8 +99,6 @@ def test_not_fused_where_it_does_not_apply():
     assert not can_fuse(m.convs[0], m.bns[0], x.bfloat16(), g)      # dtype
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not can_fuse(m.convs[0], m.bns[0], x, g)
-    gine = GIN(4, 8, 2, num_layers=2, edge_dim=3)
-    assert not can_fuse(gine.convs[0], gine.bns[0], x, g)           # GINE: edge features
     gw = gnnkit.Graph(g.indptr, g.indices, edge_weight=torch.rand(g.num_edges))
     assert not can_fuse(m.convs[0], m.bns[0], x, gw)                # weighted: spmm uses the weights
 
