@@ -214,10 +214,9 @@ __attribute__((always_inline)) inline void grad_x_rows(const T* __restrict__ g, 
     grad_x_rows<T, kRelu>(g, y, x, dx, r0, r1, C, mg, a, mu, k);                                          \
   }
 
-GNNKIT_BN_VARIANTS(generic, __attribute__((optimize("fp-contract=off"))))
-GNNKIT_BN_VARIANTS(avx2, __attribute__((target("avx2"), optimize("fp-contract=off"))))
-GNNKIT_BN_VARIANTS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"),
-                                          optimize("fp-contract=off"))))
+GNNKIT_BN_VARIANTS(generic, GNNKIT_ISA_ATTR_GENERIC)
+GNNKIT_BN_VARIANTS(avx2, GNNKIT_ISA_ATTR_AVX2)
+GNNKIT_BN_VARIANTS(avx512, GNNKIT_ISA_ATTR_AVX512)
 #undef GNNKIT_BN_VARIANTS
 
 Isa isa() { return isa_from_env("GNNKIT_BN_ISA"); }

@@ -140,10 +140,9 @@ __attribute__((always_inline)) inline void relu_backward_span(const void* gv, co
     relu_backward_span<scalar_t>(g, y, o, i0, i1, s);                                               \
   }
 
-GNNKIT_DROPOUT_VARIANTS(generic, __attribute__((optimize("fp-contract=off"))))
-GNNKIT_DROPOUT_VARIANTS(avx2, __attribute__((target("avx2"), optimize("fp-contract=off"))))
-GNNKIT_DROPOUT_VARIANTS(avx512, __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"),
-                                               optimize("fp-contract=off"))))
+GNNKIT_DROPOUT_VARIANTS(generic, GNNKIT_ISA_ATTR_GENERIC)
+GNNKIT_DROPOUT_VARIANTS(avx2, GNNKIT_ISA_ATTR_AVX2)
+GNNKIT_DROPOUT_VARIANTS(avx512, GNNKIT_ISA_ATTR_AVX512)
 #undef GNNKIT_DROPOUT_VARIANTS
 
 Isa isa() { return isa_from_env("GNNKIT_DROPOUT_ISA"); }

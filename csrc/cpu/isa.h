@@ -16,6 +16,19 @@ namespace gnnkit {
 
 enum class Isa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
 
+// The function attributes of the three builds, for every such kernel.  FMA contraction is off in
+// all (bitwise-equal results).  On other architectures the AVX2 / AVX-512 builds compile as the
+// baseline (isa_supported() never selects them there), so a kernel's code needs no #if.
+#define GNNKIT_ISA_ATTR_GENERIC __attribute__((optimize("fp-contract=off")))
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GNNKIT_ISA_ATTR_AVX2 __attribute__((target("avx2"), optimize("fp-contract=off")))
+#define GNNKIT_ISA_ATTR_AVX512 \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), optimize("fp-contract=off")))
+#else
+#define GNNKIT_ISA_ATTR_AVX2 GNNKIT_ISA_ATTR_GENERIC
+#define GNNKIT_ISA_ATTR_AVX512 GNNKIT_ISA_ATTR_GENERIC
+#endif
+
 inline const char* isa_name(Isa isa) {
   return isa == Isa::kAvx512 ? "avx512" : isa == Isa::kAvx2 ? "avx2" : "generic";
 }

@@ -41,9 +41,8 @@ namespace {
 // (Cache blocking over the channels -- repacking x into [N, c] tiles that fit in L3 and making one
 // pass over the CSR per tile -- was measured and rejected: on this machine a 16 MiB tile does not
 // stay in the shared L3 under load, and the 32x more gathers made it 2-4x slower.)
-using SpmmIsa = Isa;
 
-SpmmIsa spmm_isa() { return isa_from_env("GNNKIT_SPMM_ISA"); }
+Isa spmm_isa() { return isa_from_env("GNNKIT_SPMM_ISA"); }
 
 // Whole-row sum/mean aggregation of rows [r0, r1): out[i] = s_i * sum_k w_k x[col[k]] with
 // s_i = 1/deg(i) for mean.  `acc` is scratch of F accumulators.  H > 1 only with per-head weights.
@@ -110,20 +109,17 @@ __attribute__((always_inline)) inline void spmm_sum_rows(
 #define GNNKIT_SPMM_SUM_CALL rp, cp, vp, xp, op, a, r0, r1, Ns, E, H, D, mean
 
 template <typename acc_t, typename scalar_t, typename index_t>
-__attribute__((optimize("fp-contract=off"))) void spmm_sum_rows_generic(GNNKIT_SPMM_SUM_ARGS) {
-  spmm_sum_rows<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL);
-}
-#if defined(__x86_64__) && defined(__GNUC__)
-template <typename acc_t, typename scalar_t, typename index_t>
-__attribute__((target("avx2"), optimize("fp-contract=off"))) void spmm_sum_rows_avx2(GNNKIT_SPMM_SUM_ARGS) {
+GNNKIT_ISA_ATTR_GENERIC void spmm_sum_rows_generic(GNNKIT_SPMM_SUM_ARGS) {
   spmm_sum_rows<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL);
 }
 template <typename acc_t, typename scalar_t, typename index_t>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"), optimize("fp-contract=off"))) void
-spmm_sum_rows_avx512(GNNKIT_SPMM_SUM_ARGS) {
+GNNKIT_ISA_ATTR_AVX2 void spmm_sum_rows_avx2(GNNKIT_SPMM_SUM_ARGS) {
   spmm_sum_rows<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL);
 }
-#endif
+template <typename acc_t, typename scalar_t, typename index_t>
+GNNKIT_ISA_ATTR_AVX512 void spmm_sum_rows_avx512(GNNKIT_SPMM_SUM_ARGS) {
+  spmm_sum_rows<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL);
+}
 
 // x must be [N_src, H, D]; value None or [E, H].  Arguments: check_spmm_sum (csrc/op_checks.h).
 at::Tensor spmm_sum_cpu(const at::Tensor& rowptr, const at::Tensor& col,
@@ -134,7 +130,7 @@ at::Tensor spmm_sum_cpu(const at::Tensor& rowptr, const at::Tensor& col,
   const auto& x = A.x;
   const int64_t Ns = x.size(0);
   int64_t H = A.H, D = A.D;
-  const SpmmIsa isa = spmm_isa();
+  const Isa isa = spmm_isa();
   auto out = alloc("out", {N, H, D}, x.options());  // every row is written below
   if (N == 0 || H * D == 0) return out.zero_();
   advise_huge_pages(out);  // before the first touch
@@ -157,10 +153,8 @@ at::Tensor spmm_sum_cpu(const at::Tensor& rowptr, const at::Tensor& col,
         std::vector<acc_t> acc(F);
         acc_t* a = acc.data();
         switch (isa) {
-#if defined(__x86_64__) && defined(__GNUC__)
-          case SpmmIsa::kAvx512: spmm_sum_rows_avx512<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL); break;
-          case SpmmIsa::kAvx2: spmm_sum_rows_avx2<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL); break;
-#endif
+          case Isa::kAvx512: spmm_sum_rows_avx512<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL); break;
+          case Isa::kAvx2: spmm_sum_rows_avx2<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL); break;
           default: spmm_sum_rows_generic<acc_t, scalar_t, index_t>(GNNKIT_SPMM_SUM_CALL);
         }
       });
