@@ -111,8 +111,7 @@ def gin_layer(conv, bn, x: Tensor, graph) -> Tensor:
     """``bn(conv(x, graph))`` as one autograd node (call only where :func:`can_fuse` holds)."""
     rowptr, col, num_dst, num_src = _common.csr(graph)
     if num_dst != x.shape[0] or num_src != x.shape[0]:
-        return bn(conv(x, graph))  # a bipartite block: the unfused path (and its checks)
-    _common.check_features(x, num_src, rowptr.device)
+        return bn(conv(x, graph))  # a bipartite block or a row mismatch: the modules and their checks
     lin1, bn1, lin2 = conv.mlp[0], conv.mlp[1], conv.mlp[3]
     out, m1, v1, m2, v2 = _GINLayer.apply(
         x, conv.eps, lin1.weight, lin1.bias, bn1.weight, bn1.bias, lin2.weight, lin2.bias, bn.weight, bn.bias,
